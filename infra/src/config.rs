@@ -1,0 +1,482 @@
+//! Configuration: one TOML file, overridden by `$CREDENTIALS_DIRECTORY` files, overridden by
+//! `BASECOMMERCE_<SECTION>__<KEY>` environment variables — then validated once, at start-up,
+//! so a service either starts with a sane configuration or says in one line which key is wrong.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// Where operators find the configuration unless `--config` says otherwise.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/basecommerce/basecommerce.toml";
+/// Prefix of environment overrides; `__` separates section and key.
+pub const ENV_PREFIX: &str = "BASECOMMERCE_";
+
+/// A configuration problem, always naming the key, printed on one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error: {key}: {message}")]
+pub struct ConfigError {
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { key: key.into(), message: message.into() }
+    }
+}
+
+/// A secret value: never printed by `Debug`/`Display`, so it cannot leak into logs by accident.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The raw value; call sites are few and obvious on purpose.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The whole configuration; each service reads the sections it needs.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub edge: EdgeSettings,
+    pub vertical: VerticalSettings,
+    pub proxy: ProxySettings,
+    pub engines: EnginesSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Connection URL of the application role (not the owner, so row-level security applies).
+    pub url: Option<Secret>,
+    /// Connection URL of the schema owner, used only by `basecommerce migrate` and admin commands.
+    pub migrate_url: Option<Secret>,
+    /// Pool size per service process.
+    pub pool_size: usize,
+    /// PEM file of the CA that signed the server certificate (managed databases); with it,
+    /// the server certificate and host name are verified.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, migrate_url: None, pool_size: 16, ca_file: None, connect_timeout_secs: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` (TLS) URL.
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// HS256 key for access tokens: at least 64 hex characters (32 random bytes).
+    pub jwt_secret: Option<Secret>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    /// Failed logins before the account is locked.
+    pub lockout_threshold: i32,
+    pub lockout_minutes: i64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_days: 7,
+            lockout_threshold: 5,
+            lockout_minutes: 15,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeSettings {
+    /// Shared by proxy and vertical: proves a request came through the proxy.
+    pub secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VerticalSettings {
+    pub listen: SocketAddr,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Mark session cookies `Secure` (turn off only for plain-HTTP local runs).
+    pub secure_cookies: bool,
+}
+
+impl Default for VerticalSettings {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 8000).into(),
+            max_body_bytes: 1024 * 1024,
+            secure_cookies: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxySettings {
+    pub http_listen: SocketAddr,
+    pub https_listen: SocketAddr,
+    pub base_domains: Vec<String>,
+    pub upstreams: Vec<String>,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            http_listen: ([0, 0, 0, 0], 80).into(),
+            https_listen: ([0, 0, 0, 0], 443).into(),
+            base_domains: Vec::new(),
+            upstreams: vec!["127.0.0.1:8000".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EnginesSettings {
+    pub stream: String,
+}
+
+impl Default for EnginesSettings {
+    fn default() -> Self {
+        Self { stream: "events:construction".into() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `auto` (JSON unless stdout is a terminal), `json` or `pretty`.
+    pub format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `info,basecommerce_vertical=debug`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self { format: LogFormat::Auto, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+/// Values people paste from tutorials; refused even when long enough.
+const PLACEHOLDERS: &[&str] = &["change_me", "changeme", "change-me", "secret", "password", "example", "default", "your"];
+
+impl Settings {
+    /// Loads `path` (missing file is fine only when it is the default path), then credentials,
+    /// then environment, and validates what is present.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(path, std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from).as_deref(), Env::prefixed(ENV_PREFIX))
+    }
+
+    /// [`Settings::load`] with the credentials directory and environment made explicit (tests).
+    pub fn load_from(path: Option<&Path>, credentials: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        match path {
+            Some(p) => {
+                if !p.exists() {
+                    return Err(ConfigError::new("--config", format!("{} does not exist", p.display())));
+                }
+                figment = figment.merge(Toml::file_exact(p));
+            }
+            None => {
+                if Path::new(DEFAULT_CONFIG_PATH).exists() {
+                    figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_PATH));
+                }
+            }
+        }
+        if let Some(dir) = credentials {
+            figment = figment.merge(Serialized::defaults(read_credentials(dir)?));
+        }
+        figment = figment.merge(env.filter(|k| k.as_str().contains("__")).split("__"));
+        let settings: Settings = figment.extract().map_err(figment_error)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Checks every value that is set; absent secrets are checked by the `require_*` accessors,
+    /// because not every service needs every secret.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(s) = &self.auth.jwt_secret {
+            validate_jwt_secret(s.expose())?;
+        }
+        if let Some(s) = &self.edge.secret {
+            validate_edge_secret(s.expose())?;
+        }
+        if let Some(u) = &self.database.url {
+            validate_postgres_url("database.url", u.expose())?;
+        }
+        if let Some(u) = &self.database.migrate_url {
+            validate_postgres_url("database.migrate_url", u.expose())?;
+        }
+        if let Some(u) = &self.redis.url {
+            validate_redis_url(u.expose())?;
+        }
+        if self.database.pool_size == 0 {
+            return Err(ConfigError::new("database.pool_size", "must be at least 1"));
+        }
+        if self.auth.access_token_ttl_secs < 60 || self.auth.access_token_ttl_secs > 3600 {
+            return Err(ConfigError::new("auth.access_token_ttl_secs", "must be between 60 and 3600"));
+        }
+        if self.auth.lockout_threshold < 1 {
+            return Err(ConfigError::new("auth.lockout_threshold", "must be at least 1"));
+        }
+        if self.engines.stream.trim().is_empty() {
+            return Err(ConfigError::new("engines.stream", "must not be empty"));
+        }
+        for d in &self.proxy.base_domains {
+            if d.is_empty() || d.starts_with('.') || d.contains(['/', ':', ' ']) {
+                return Err(ConfigError::new("proxy.base_domains", format!("{d:?} is not a domain name")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn require_database_url(&self) -> Result<&Secret, ConfigError> {
+        self.database.url.as_ref().ok_or_else(|| missing("database.url"))
+    }
+    /// The owner URL, falling back to the application URL (single-role local setups).
+    pub fn require_migrate_url(&self) -> Result<&Secret, ConfigError> {
+        self.database.migrate_url.as_ref().or(self.database.url.as_ref()).ok_or_else(|| missing("database.migrate_url"))
+    }
+    pub fn require_redis_url(&self) -> Result<&Secret, ConfigError> {
+        self.redis.url.as_ref().ok_or_else(|| missing("redis.url"))
+    }
+    pub fn require_jwt_secret(&self) -> Result<&Secret, ConfigError> {
+        self.auth.jwt_secret.as_ref().ok_or_else(|| missing("auth.jwt_secret"))
+    }
+    pub fn require_edge_secret(&self) -> Result<&Secret, ConfigError> {
+        self.edge.secret.as_ref().ok_or_else(|| missing("edge.secret"))
+    }
+}
+
+fn missing(key: &str) -> ConfigError {
+    ConfigError::new(key, format!("is required (set it in the config file, as ${ENV_PREFIX}{} or as a credential file named {key})", key.to_uppercase().replace('.', "__")))
+}
+
+fn figment_error(e: figment::Error) -> ConfigError {
+    let key = if e.path.is_empty() { "config".to_string() } else { e.path.join(".") };
+    let message = match &e.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            // figment's path already ends with the unknown field.
+            let key_full = if e.path.last() == Some(field) { key } else { format!("{key}.{field}") };
+            return ConfigError::new(key_full, "unknown key (see infra/basecommerce.example.toml)");
+        }
+        kind => kind.to_string(),
+    };
+    let source = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+    ConfigError::new(key, format!("{message}{source}").replace('\n', " "))
+}
+
+/// Reads `$CREDENTIALS_DIRECTORY/<section>.<key>` files (systemd `LoadCredential=`).
+fn read_credentials(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, ConfigError> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| ConfigError::new("CREDENTIALS_DIRECTORY", format!("cannot read {}: {e}", dir.display())))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some((section, key)) = name.split_once('.') else { continue };
+        let value = std::fs::read_to_string(entry.path())
+            .map_err(|e| ConfigError::new(name.clone(), format!("cannot read credential file: {e}")))?;
+        out.entry(section.to_owned()).or_default().insert(key.to_owned(), value.trim().to_owned());
+    }
+    Ok(out)
+}
+
+/// The JWT key must be real randomness: ≥ 64 hex characters, not a known placeholder,
+/// not a trivially repeated pattern.
+pub fn validate_jwt_secret(secret: &str) -> Result<(), ConfigError> {
+    let key = "auth.jwt_secret";
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
+        return Err(ConfigError::new(key, "is a placeholder; generate one with `openssl rand -hex 32`"));
+    }
+    if secret.len() < 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ConfigError::new(key, "must be at least 64 hex characters; generate one with `openssl rand -hex 32`"));
+    }
+    if distinct_chars(secret) < 8 {
+        return Err(ConfigError::new(key, "is too repetitive to be random; generate one with `openssl rand -hex 32`"));
+    }
+    Ok(())
+}
+
+/// The edge secret proves a request passed the proxy: ≥ 32 characters of randomness.
+pub fn validate_edge_secret(secret: &str) -> Result<(), ConfigError> {
+    let key = "edge.secret";
+    let lower = secret.to_ascii_lowercase();
+    if PLACEHOLDERS.iter().any(|p| lower.contains(p)) {
+        return Err(ConfigError::new(key, "is a placeholder; generate one with `openssl rand -hex 32`"));
+    }
+    if secret.len() < 32 || distinct_chars(secret) < 8 {
+        return Err(ConfigError::new(key, "must be at least 32 random characters; generate one with `openssl rand -hex 32`"));
+    }
+    Ok(())
+}
+
+fn distinct_chars(s: &str) -> usize {
+    let mut seen = std::collections::BTreeSet::new();
+    s.chars().for_each(|c| {
+        seen.insert(c.to_ascii_lowercase());
+    });
+    seen.len()
+}
+
+fn validate_postgres_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::new(key, "must be a postgres:// URL"));
+    }
+    url.parse::<tokio_postgres::Config>()
+        .map(|_| ())
+        .map_err(|e| ConfigError::new(key, format!("is not a valid PostgreSQL URL: {e} (sslmode may be disable, prefer or require; set database.ca_file to verify the server)")))
+}
+
+fn validate_redis_url(url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new("redis.url", format!("is not a valid URL: {e}")))?;
+    match parsed.scheme() {
+        "redis" | "rediss" => {}
+        other => return Err(ConfigError::new("redis.url", format!("scheme must be redis:// or rediss:// (TLS), not {other}://"))),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new("redis.url", "has no host"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD_JWT: &str = "3f9a1c7e5b2d48f0a6c3e9b17d524f8e0c6a2b9d4e7f1a3c5b8d0e2f4a6c8e1b";
+
+    fn env_none() -> Env {
+        Env::prefixed("BASECOMMERCE_TEST_NOTHING_SET_")
+    }
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("bc-config-{tag}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn jwt_secret_rules_name_the_key() {
+        assert!(validate_jwt_secret(GOOD_JWT).is_ok());
+        for bad in ["change_me", "abc", &"a".repeat(64), &"0123".repeat(16)[..63], &format!("{}zz", &GOOD_JWT[..62])] {
+            let err = validate_jwt_secret(bad).unwrap_err();
+            assert_eq!(err.key, "auth.jwt_secret", "{bad}");
+            assert!(!err.to_string().contains('\n'));
+        }
+        let err = validate_jwt_secret(&format!("change_me{}", GOOD_JWT)).unwrap_err();
+        assert!(err.message.contains("placeholder"));
+    }
+
+    #[test]
+    fn file_then_env_precedence_and_lists() {
+        let d = tmpdir("prec");
+        let file = write(&d, "c.toml", &format!(
+            "[auth]\njwt_secret = \"{GOOD_JWT}\"\n[vertical]\nlisten = \"127.0.0.1:9001\"\n[proxy]\nbase_domains = [\"example.com\"]\n"
+        ));
+        let s = Settings::load_from(Some(&file), None, env_none()).unwrap();
+        assert_eq!(s.vertical.listen.port(), 9001);
+        assert_eq!(s.proxy.base_domains, vec!["example.com"]);
+        assert_eq!(s.engines.stream, "events:construction");
+
+        let prefix = format!("BCT{}_", std::process::id());
+        std::env::set_var(format!("{prefix}VERTICAL__LISTEN"), "127.0.0.1:9002");
+        std::env::set_var(format!("{prefix}PROXY__BASE_DOMAINS"), "[a.com,staging.a.com]");
+        let s = Settings::load_from(Some(&file), None, Env::prefixed(&prefix)).unwrap();
+        assert_eq!(s.vertical.listen.port(), 9002);
+        assert_eq!(s.proxy.base_domains, vec!["a.com", "staging.a.com"]);
+    }
+
+    #[test]
+    fn credentials_directory_supplies_secrets() {
+        let d = tmpdir("cred");
+        write(&d, "auth.jwt_secret", &format!("{GOOD_JWT}\n"));
+        write(&d, "database.url", "postgres://app:pw@db.internal:25060/basecommerce?sslmode=require");
+        let s = Settings::load_from(None, Some(&d), env_none()).unwrap();
+        assert_eq!(s.require_jwt_secret().unwrap().expose(), GOOD_JWT);
+        assert!(s.require_database_url().unwrap().expose().contains("sslmode=require"));
+        assert!(!format!("{s:?}").contains("pw@"), "secrets must not appear in Debug output");
+    }
+
+    #[test]
+    fn bad_values_are_one_line_errors_naming_the_key() {
+        let d = tmpdir("bad");
+        let cases = [
+            ("[auth]\njwt_secret = \"change_me\"\n", "auth.jwt_secret"),
+            ("[database]\nurl = \"mysql://x\"\n", "database.url"),
+            ("[database]\nurl = \"postgres://x/y?sslmode=bogus\"\n", "database.url"),
+            ("[redis]\nurl = \"http://localhost\"\n", "redis.url"),
+            ("[vertical]\nlisten = \"not an address\"\n", "vertical.listen"),
+            ("[vertical]\nlisten_port = 1\n", "vertical.listen_port"),
+            ("[edge]\nsecret = \"short\"\n", "edge.secret"),
+        ];
+        for (i, (body, key)) in cases.iter().enumerate() {
+            let f = write(&d, &format!("{i}.toml"), body);
+            let err = Settings::load_from(Some(&f), None, env_none()).unwrap_err();
+            assert_eq!(&err.key, key, "{body} -> {err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_secret_is_named_when_required() {
+        let s = Settings::load_from(None, None, env_none()).unwrap();
+        let err = s.require_jwt_secret().unwrap_err();
+        assert_eq!(err.key, "auth.jwt_secret");
+        assert!(err.message.contains("BASECOMMERCE_AUTH__JWT_SECRET"));
+    }
+
+    #[test]
+    fn managed_service_urls_are_accepted() {
+        validate_postgres_url("database.url", "postgresql://doadmin:x@db-postgresql-fra1-1.b.db.ondigitalocean.com:25060/defaultdb?sslmode=require").unwrap();
+        validate_redis_url("rediss://default:x@db-redis-fra1-1.b.db.ondigitalocean.com:25061").unwrap();
+    }
+}

@@ -1,0 +1,127 @@
+//! PostgreSQL: the pool every service uses, TLS for managed databases, and the one way to open
+//! a tenant-scoped transaction.
+//!
+//! Row-level security policies read `app.tenant_id`; it is set with `set_config(…, true)` —
+//! transaction-local — so a pooled connection never carries one request's tenant into the next.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::config::SslMode;
+use uuid::Uuid;
+
+use crate::config::{ConfigError, DatabaseSettings, Secret};
+
+pub use deadpool_postgres::{Object as PooledClient, Transaction};
+
+/// Why the database layer failed; services map it to 503 or an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("migrations: {0}")]
+    Migration(String),
+}
+
+/// Builds a pool for `url`. Connections are opened lazily, so a service can start (and report
+/// not-ready) while the database is still coming up.
+pub fn pool(url: &Secret, settings: &DatabaseSettings, size: usize) -> Result<Pool, DbError> {
+    let mut cfg: tokio_postgres::Config = url
+        .expose()
+        .parse()
+        .map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
+    cfg.connect_timeout(Duration::from_secs(settings.connect_timeout_secs));
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("basecommerce");
+    }
+    let mgr_cfg = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+    let manager = match cfg.get_ssl_mode() {
+        SslMode::Disable => Manager::from_config(cfg, tokio_postgres::NoTls, mgr_cfg),
+        _ => Manager::from_config(cfg, tls_connector(settings)?, mgr_cfg),
+    };
+    Pool::builder(manager)
+        .max_size(size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(settings.connect_timeout_secs)))
+        .build()
+        .map_err(|e| DbError::Config(ConfigError::new("database.pool_size", e.to_string())))
+}
+
+/// TLS like libpq: with `database.ca_file` the server is verified against that CA (what managed
+/// PostgreSQL offers for download); without it, `sslmode=require` encrypts without verifying,
+/// exactly as libpq's `require` does.
+fn tls_connector(settings: &DatabaseSettings) -> Result<tokio_postgres_rustls::MakeRustlsConnect, ConfigError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConfigError::new("database.url", e.to_string()))?;
+    let config = match &settings.ca_file {
+        Some(path) => {
+            let pem = std::fs::read(path)
+                .map_err(|e| ConfigError::new("database.ca_file", format!("cannot read {}: {e}", path.display())))?;
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+                let cert: rustls::pki_types::CertificateDer<'static> =
+                    cert.map_err(|e| ConfigError::new("database.ca_file", format!("bad PEM: {e}")))?;
+                roots.add(cert).map_err(|e| ConfigError::new("database.ca_file", e.to_string()))?;
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        None => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
+            .with_no_client_auth(),
+    };
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// libpq's `sslmode=require`: signatures are checked (the handshake is real) but the chain is not.
+#[derive(Debug)]
+struct EncryptOnly(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Opens a transaction bound to `tenant_id`: row-level security then shows and accepts only that
+/// tenant's rows, whatever the queries inside forget to filter.
+pub async fn tenant_transaction(client: &mut PooledClient, tenant_id: Uuid) -> Result<Transaction<'_>, DbError> {
+    let tx = client.transaction().await?;
+    let stmt = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
+    tx.execute(&stmt, &[&tenant_id.to_string()]).await?;
+    Ok(tx)
+}

@@ -1,0 +1,16 @@
+//! Shared plumbing for every basecommerce service: configuration, telemetry, the Postgres pool
+//! and tenant transactions, migrations, Redis, the domain-event envelope, health probes and the
+//! `TenantSlug` type. Business logic lives in the service crates, not here.
+
+pub mod config;
+pub mod db;
+pub mod events;
+pub mod health;
+pub mod migrations;
+pub mod redis;
+pub mod slug;
+pub mod telemetry;
+
+pub use config::{ConfigError, Secret, Settings};
+pub use events::EventEnvelope;
+pub use slug::{SlugError, TenantSlug};
