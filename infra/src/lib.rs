@@ -8,6 +8,7 @@ pub mod events;
 pub mod health;
 pub mod migrations;
 pub mod redis;
+pub mod shutdown;
 pub mod slug;
 pub mod telemetry;
 

@@ -1,1 +1,236 @@
-fn main(){}
+//! `basecommerce`: the admin CLI. Tables for people, `--json` for scripts, and exit codes that
+//! say what went wrong (65 bad input, 66 not found, 69 database unavailable, 73 already exists,
+//! 78 configuration).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use basecommerce_vertical::admin::{Admin, AdminError, TenantChange};
+use basecommerce_vertical::domain::tenant::TenantStatus;
+use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
+use clap::{Parser, Subcommand, ValueEnum};
+use infra::TenantSlug;
+
+#[derive(Parser)]
+#[command(name = "basecommerce", version, about = "Administer a basecommerce installation")]
+struct Cli {
+    /// Configuration file (TOML); environment BASECOMMERCE_<SECTION>__<KEY> overrides it.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply pending database migrations (as database.migrate_url, the schema owner).
+    Migrate,
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
+    /// Manage users of a tenant.
+    #[command(subcommand)]
+    User(UserCmd),
+}
+
+#[derive(Subcommand)]
+enum TenantCmd {
+    /// Create a tenant (and optionally its first admin user).
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        admin_email: Option<String>,
+        /// File holding the admin's password ('-' for stdin); a strong one is generated and
+        /// printed once when omitted.
+        #[arg(long, requires = "admin_email")]
+        admin_password_file: Option<PathBuf>,
+    },
+    /// List tenants.
+    List,
+    /// Suspend a tenant: its subdomain answers 403 until resumed.
+    Suspend { slug: String },
+    /// Resume a suspended tenant.
+    Resume { slug: String },
+}
+
+#[derive(Subcommand)]
+enum UserCmd {
+    /// Create a user in a tenant.
+    Create {
+        slug: String,
+        email: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[arg(long, default_value = "")]
+        name: String,
+        /// File holding the password ('-' for stdin); generated and printed once when omitted.
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Seller,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    infra::telemetry::install_crypto_provider();
+    let settings = match infra::Settings::load(cli.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&AdminError::Config(e)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &AdminError) -> ExitCode {
+    eprintln!("basecommerce: {e}");
+    ExitCode::from(e.exit_code())
+}
+
+async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
+    let admin = Admin::new(settings)?;
+    let json = cli.json;
+    match cli.command {
+        Command::Migrate => {
+            let report = admin.migrate().await?;
+            if json {
+                print_json(&report);
+            } else if report.applied.is_empty() {
+                println!("schema is current (V{})", report.current_version);
+            } else {
+                for m in &report.applied {
+                    println!("applied {m}");
+                }
+                println!("schema is now at V{}", report.current_version);
+            }
+        }
+        Command::Tenant(TenantCmd::Create { slug, name, admin_email, admin_password_file }) => {
+            let slug = parse_slug(&slug)?;
+            let (admin_user, generated) = match admin_email {
+                Some(email) => {
+                    let email = Email::parse(&email).map_err(|m| AdminError::Invalid(format!("--admin-email {m}")))?;
+                    let (password, generated) = password_from(admin_password_file.as_deref())?;
+                    (Some((email, password)), generated)
+                }
+                None => (None, None),
+            };
+            let change = admin.create_tenant(&slug, &name, admin_user).await?;
+            report_change(json, "created", &change, generated.as_deref());
+        }
+        Command::Tenant(TenantCmd::List) => {
+            let tenants = admin.list_tenants().await?;
+            if json {
+                print_json(&tenants);
+            } else {
+                let rows: Vec<Vec<String>> = tenants
+                    .iter()
+                    .map(|t| vec![t.slug.clone(), t.name.clone(), t.status.into(), t.users.to_string(), t.created_at.format("%Y-%m-%d %H:%M").to_string()])
+                    .collect();
+                print_table(&["SLUG", "NAME", "STATUS", "USERS", "CREATED"], &rows);
+            }
+        }
+        Command::Tenant(TenantCmd::Suspend { slug }) => {
+            let change = admin.set_status(&parse_slug(&slug)?, TenantStatus::Suspended).await?;
+            report_change(json, "suspended", &change, None);
+        }
+        Command::Tenant(TenantCmd::Resume { slug }) => {
+            let change = admin.set_status(&parse_slug(&slug)?, TenantStatus::Active).await?;
+            report_change(json, "resumed", &change, None);
+        }
+        Command::User(UserCmd::Create { slug, email, role, name, password_file }) => {
+            let slug = parse_slug(&slug)?;
+            let email = Email::parse(&email).map_err(|m| AdminError::Invalid(format!("email {m}")))?;
+            let role = match role {
+                RoleArg::Admin => Role::Admin,
+                RoleArg::Seller => Role::Seller,
+            };
+            let (password, generated) = password_from(password_file.as_deref())?;
+            let user = admin.create_user(&slug, &email, name.trim(), role, &password).await?;
+            if json {
+                print_json(&serde_json::json!({ "user": user, "generated_password": generated }));
+            } else {
+                println!("created {} user {} in {}", role.as_str(), user.email, slug);
+                if let Some(p) = generated {
+                    println!("password (shown once): {p}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_slug(s: &str) -> Result<TenantSlug, AdminError> {
+    TenantSlug::parse(s).map_err(|e| AdminError::Invalid(format!("slug: {e}")))
+}
+
+/// Reads a password from a file or stdin, or generates one (returned so it can be shown once).
+fn password_from(file: Option<&Path>) -> Result<(NewPassword, Option<String>), AdminError> {
+    let (text, generated) = match file {
+        Some(p) if p == Path::new("-") => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s).map_err(|e| AdminError::Invalid(format!("reading password from stdin: {e}")))?;
+            (s.trim_end_matches(['\n', '\r']).to_owned(), None)
+        }
+        Some(p) => {
+            let s = std::fs::read_to_string(p).map_err(|e| AdminError::Invalid(format!("{}: {e}", p.display())))?;
+            (s.trim_end_matches(['\n', '\r']).to_owned(), None)
+        }
+        None => {
+            use rand::Rng;
+            let p: String = rand::thread_rng().sample_iter(&rand::distributions::Alphanumeric).take(20).map(char::from).collect();
+            (p.clone(), Some(p))
+        }
+    };
+    let password = NewPassword::parse(&text).map_err(|m| AdminError::Invalid(format!("password {m}")))?;
+    Ok((password, generated))
+}
+
+fn report_change(json: bool, verb: &str, change: &TenantChange, generated: Option<&str>) {
+    if json {
+        print_json(&serde_json::json!({ "tenant": change.tenant, "admin": change.admin, "generated_password": generated, "invalidation_published": change.invalidation_published }));
+        return;
+    }
+    println!("{verb} tenant {} ({}) — status {}", change.tenant.slug, change.tenant.name, change.tenant.status.as_str());
+    if let Some(admin) = &change.admin {
+        println!("admin user: {}", admin.email);
+    }
+    if let Some(p) = generated {
+        println!("admin password (shown once): {p}");
+    }
+    if !change.invalidation_published {
+        eprintln!("note: the change was not announced on Redis (redis.url unset or unreachable); edge caches catch up when their entries expire");
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")));
+}
+
+fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let parts: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", parts.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

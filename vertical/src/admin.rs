@@ -1,0 +1,217 @@
+//! Operations behind the admin CLI (`basecommerce`): migrations, tenants, users. They run as the
+//! schema owner (`database.migrate_url`), and announce tenant changes on Redis so edge caches
+//! drop stale entries at once.
+
+use deadpool_postgres::Pool;
+use infra::{Settings, TenantSlug};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::domain::tenant::{Tenant, TenantStatus, TENANT_COLUMNS};
+use crate::domain::user::{Email, NewPassword, Role};
+use crate::error::ApiError;
+use crate::routes::users::{insert_user, UserView};
+
+/// Why an admin command failed; each kind has its own exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Config(#[from] infra::ConfigError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl AdminError {
+    /// sysexits-style codes: scripts can tell a typo from an outage.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Invalid(_) => 65,     // EX_DATAERR
+            Self::NotFound(_) => 66,    // EX_NOINPUT
+            Self::Conflict(_) => 73,    // EX_CANTCREAT
+            Self::Unavailable(_) => 69, // EX_UNAVAILABLE
+            Self::Config(_) => 78,      // EX_CONFIG
+            Self::Failed(_) => 70,      // EX_SOFTWARE
+        }
+    }
+}
+
+impl From<infra::db::DbError> for AdminError {
+    fn from(e: infra::db::DbError) -> Self {
+        match e {
+            infra::db::DbError::Config(c) => Self::Config(c),
+            infra::db::DbError::Pool(p) => Self::Unavailable(p.to_string()),
+            infra::db::DbError::Postgres(pg) => pg.into(),
+            infra::db::DbError::Migration(m) => Self::Failed(m),
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for AdminError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for AdminError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<ApiError> for AdminError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::Conflict { message, .. } => Self::Conflict(message),
+            ApiError::NotFound(m) => Self::NotFound(m),
+            ApiError::Unavailable(m) => Self::Unavailable(m),
+            ApiError::BadRequest { message, .. } | ApiError::Unprocessable { message, .. } => Self::Invalid(message),
+            other => Self::Failed(other.to_string()),
+        }
+    }
+}
+
+/// A tenant as the CLI prints it.
+#[derive(Debug, Serialize)]
+pub struct TenantSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub status: &'static str,
+    pub users: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The result of a tenant change: the tenant, and whether caches were told.
+#[derive(Debug, Serialize)]
+pub struct TenantChange {
+    pub tenant: Tenant,
+    pub admin: Option<UserView>,
+    pub invalidation_published: bool,
+}
+
+/// Admin operations over the owner connection.
+pub struct Admin {
+    pool: Pool,
+    settings: Settings,
+}
+
+impl Admin {
+    pub fn new(settings: Settings) -> Result<Self, AdminError> {
+        let pool = infra::db::pool(settings.require_migrate_url()?, &settings.database, 2)?;
+        Ok(Self { pool, settings })
+    }
+
+    /// Applies pending migrations.
+    pub async fn migrate(&self) -> Result<infra::migrations::MigrationReport, AdminError> {
+        let mut client = self.pool.get().await?;
+        Ok(infra::migrations::run(&mut client).await?)
+    }
+
+    /// Creates a tenant and, optionally, its first admin in one transaction.
+    pub async fn create_tenant(&self, slug: &TenantSlug, name: &str, admin: Option<(Email, NewPassword)>) -> Result<TenantChange, AdminError> {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 200 {
+            return Err(AdminError::Invalid("--name must be 1 to 200 characters".into()));
+        }
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!("INSERT INTO tenants (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING RETURNING {TENANT_COLUMNS}"),
+                &[&slug.as_str(), &name],
+            )
+            .await?
+            .ok_or_else(|| AdminError::Conflict(format!("tenant {slug} already exists")))?;
+        let tenant = Tenant::from_row(&row).map_err(AdminError::Failed)?;
+        tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await?;
+        let admin = match admin {
+            Some((email, password)) => Some(insert_user(&tx, tenant.id, &email, "Administrator", &password, Role::Admin).await?),
+            None => None,
+        };
+        tx.commit().await?;
+        let invalidation_published = self.announce(slug).await;
+        Ok(TenantChange { tenant, admin, invalidation_published })
+    }
+
+    /// All tenants with their user counts.
+    pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>, AdminError> {
+        let client = self.pool.get().await?;
+        // users is under forced RLS even for the owner, so count through a per-tenant setting.
+        let rows = client.query("SELECT id, slug, name, status, created_at FROM tenants ORDER BY slug", &[]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        let mut client = client;
+        for r in rows {
+            let id: Uuid = r.get(0);
+            let tx = infra::db::tenant_transaction(&mut client, id).await?;
+            let users: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await?.get(0);
+            tx.commit().await?;
+            let status: String = r.get(3);
+            out.push(TenantSummary {
+                id,
+                slug: r.get(1),
+                name: r.get(2),
+                status: TenantStatus::parse(&status).map(TenantStatus::as_str).unwrap_or("unknown"),
+                users,
+                created_at: r.get(4),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Suspends or resumes a tenant and announces the change.
+    pub async fn set_status(&self, slug: &TenantSlug, status: TenantStatus) -> Result<TenantChange, AdminError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_opt(
+                &format!("UPDATE tenants SET status = $2, updated_at = now() WHERE slug = $1 RETURNING {TENANT_COLUMNS}"),
+                &[&slug.as_str(), &status.as_str()],
+            )
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no tenant {slug}")))?;
+        let tenant = Tenant::from_row(&row).map_err(AdminError::Failed)?;
+        let invalidation_published = self.announce(slug).await;
+        Ok(TenantChange { tenant, admin: None, invalidation_published })
+    }
+
+    /// Adds a user to a tenant.
+    pub async fn create_user(&self, slug: &TenantSlug, email: &Email, name: &str, role: Role, password: &NewPassword) -> Result<UserView, AdminError> {
+        let mut client = self.pool.get().await?;
+        let tenant_id: Uuid = client
+            .query_opt("SELECT id FROM tenants WHERE slug = $1", &[&slug.as_str()])
+            .await?
+            .ok_or_else(|| AdminError::NotFound(format!("no tenant {slug}")))?
+            .get(0);
+        let tx = infra::db::tenant_transaction(&mut client, tenant_id).await?;
+        let user = insert_user(&tx, tenant_id, email, name, password, role).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// Publishes the tenant change; a Redis outage is reported, not fatal (caches expire anyway).
+    async fn announce(&self, slug: &TenantSlug) -> bool {
+        let Some(url) = self.settings.redis.url.as_ref() else { return false };
+        let result = async {
+            let mut conn = infra::redis::connect(url).await?;
+            infra::redis::publish_tenant_change(&mut conn, slug).await
+        };
+        match tokio::time::timeout(std::time::Duration::from_secs(5), result).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "could not publish the tenant change on Redis");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("timed out publishing the tenant change on Redis");
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Domain types that cannot hold invalid values: once parsed, they are trusted everywhere.
+
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,41 @@
+//! Trust boundary with the proxy: a request is served only if it carries the edge secret, and
+//! its tenant comes only from the proxy-set `X-Tenant-Slug`.
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::domain::tenant::{Tenant, TenantStatus, TENANT_COLUMNS};
+use crate::error::{ApiError, ApiResult};
+use crate::http::Req;
+use crate::state::AppState;
+
+/// Header the proxy sets with the shared `edge.secret`.
+pub const EDGE_SECRET_HEADER: &str = "x-basecommerce-edge";
+/// Header the proxy sets with the tenant resolved from the host.
+pub const TENANT_HEADER: &str = "x-tenant-slug";
+
+/// Refuses (403) a request that did not come through the proxy. Digests are compared, so the
+/// comparison is constant-time and leaks neither content nor length.
+pub fn check_edge_secret(state: &AppState, req: &Req) -> ApiResult<()> {
+    let presented = req.headers.get(EDGE_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
+    let digest: [u8; 32] = Sha256::digest(presented).into();
+    if bool::from(digest.ct_eq(&state.edge_secret_digest)) && !presented.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("edge_required", "requests must come through the basecommerce proxy"))
+    }
+}
+
+/// Loads the tenant named by `X-Tenant-Slug`. Unknown → 404; suspended → 403.
+pub async fn resolve_tenant(state: &AppState, req: &Req) -> ApiResult<Tenant> {
+    let raw = req.header(TENANT_HEADER).ok_or_else(|| ApiError::not_found("tenant"))?;
+    let slug = infra::TenantSlug::parse(raw).map_err(|_| ApiError::not_found("tenant"))?;
+    let client = state.pool.get().await?;
+    let stmt = client.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1")).await?;
+    let row = client.query_opt(&stmt, &[&slug.as_str()]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
+    let tenant = Tenant::from_row(&row).map_err(ApiError::Internal)?;
+    if tenant.status == TenantStatus::Suspended {
+        return Err(ApiError::forbidden("tenant_suspended", "this tenant is suspended"));
+    }
+    Ok(tenant)
+}

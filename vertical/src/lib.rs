@@ -1,0 +1,12 @@
+//! The construction vertical: a construction-materials dealer's JSON API per tenant, behind the
+//! basecommerce proxy. Also the library behind the admin CLI (`basecommerce`).
+
+pub mod admin;
+pub mod auth;
+pub mod domain;
+pub mod edge;
+pub mod error;
+pub mod http;
+pub mod routes;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,24 @@
+//! What every request handler shares, built once at start-up.
+
+use std::sync::Arc;
+
+use deadpool_postgres::Pool;
+use infra::Settings;
+use redis::aio::ConnectionManager;
+use tokio::sync::OnceCell;
+
+use crate::auth::tokens::TokenKeys;
+
+/// Shared, immutable-after-start application state.
+pub struct AppState {
+    pub settings: Settings,
+    pub pool: Pool,
+    /// Filled by a background task once Redis answers, so the vertical starts (and reports
+    /// not-ready) while Redis is still coming up instead of crash-looping.
+    pub redis: Arc<OnceCell<ConnectionManager>>,
+    pub tokens: TokenKeys,
+    /// SHA-256 of the edge secret: compared in constant time with the header's digest.
+    pub edge_secret_digest: [u8; 32],
+    /// See [`crate::auth::password::dummy_hash`].
+    pub dummy_password_hash: String,
+}

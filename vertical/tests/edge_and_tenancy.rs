@@ -1,0 +1,171 @@
+//! The trust boundary (edge secret, tenant header), tenant status, health, request hygiene, and
+//! row-level security proven directly in the database.
+
+mod common;
+
+use common::{connect, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn health_is_open_and_everything_else_needs_the_edge_secret() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let live = app.http.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+
+    // Readiness waits for Redis to connect in the background.
+    let mut ready = Value::Null;
+    for _ in 0..100 {
+        let resp = app.http.get(app.url("/health/ready")).send().await.unwrap();
+        let ok = resp.status() == StatusCode::OK;
+        ready = resp.json().await.unwrap();
+        if ok {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready["status"], "ready", "{ready}");
+
+    let no_secret = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").send().await.unwrap();
+    assert_eq!(no_secret.status(), StatusCode::FORBIDDEN);
+    let body: Value = no_secret.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "edge_required");
+    let wrong = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").header("x-basecommerce-edge", "x".repeat(64)).send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let empty = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").header("x-basecommerce-edge", "").send().await.unwrap();
+    assert_eq!(empty.status(), StatusCode::FORBIDDEN);
+
+    let ok = app.req(Method::GET, "acme", "/tenant.json").send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    let t: Value = ok.json().await.unwrap();
+    assert_eq!(t["slug"], "acme");
+    assert_eq!(t["name"], "acme Materiais");
+    assert!(t["branding"].is_object());
+}
+
+#[tokio::test]
+async fn readiness_reports_a_schema_that_is_not_migrated() {
+    let app = TestApp::spawn_with(false, |_| {}).await;
+    let resp = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = resp.json().await.unwrap();
+    let migrations = body["checks"].as_array().unwrap().iter().find(|c| c["name"] == "migrations").unwrap();
+    assert_eq!(migrations["ok"], false, "{body}");
+}
+
+#[tokio::test]
+async fn unknown_invalid_and_suspended_tenants_are_refused() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let token = app.token("acme", &t.admin_email).await;
+    for slug in ["nosuch", "Bad_Slug", "www", ""] {
+        let resp = app.req(Method::GET, slug, "/tenant.json").send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{slug}");
+    }
+    let resp = app.http.get(app.url("/tenant.json")).header("x-basecommerce-edge", &app.edge_secret).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no tenant header");
+
+    app.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Suspended).await.unwrap();
+    for path in ["/tenant.json", "/auth/me", "/api/v1/users"] {
+        let (s, body) = app.call(Method::GET, "acme", &token, path, None).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "tenant_suspended");
+    }
+    let (s, _) = app.login_raw("acme", &t.admin_email, common::PASSWORD).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    app.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Active).await.unwrap();
+    let (s, _) = app.call(Method::GET, "acme", &token, "/auth/me", None).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_json_errors() {
+    let app = TestApp::spawn().await;
+    app.tenant("acme").await;
+    let login = |body: &'static str, ct: &'static str| app.req(Method::POST, "acme", "/auth/login").header("content-type", ct).body(body).send();
+
+    let resp = login("{\"email\": ", "application/json").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let b: Value = resp.json().await.unwrap();
+    assert!(b["error"]["message"].as_str().unwrap().starts_with("malformed JSON"), "{b}");
+
+    let resp = login(r#"{"email":"a@b.co","password":"x","admin":true}"#, "application/json").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["error"]["field"], "admin", "{b}");
+
+    let resp = login(r#"{"email":"a@b.co"}"#, "application/json").await.unwrap();
+    let b: Value = resp.json().await.unwrap();
+    assert!(b["error"]["message"].as_str().unwrap().contains("password"), "{b}");
+
+    let resp = login(r#"{"email":"a@b.co","password":"x"}"#, "text/plain").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let big = "x".repeat(2 * 1024 * 1024);
+    let resp = app.req(Method::POST, "acme", "/auth/login").header("content-type", "application/json").body(big).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let b: Value = resp.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "payload_too_large");
+
+    let resp = app.req(Method::GET, "acme", "/no/such/route").send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    assert!(resp.headers().get("x-request-id").is_some());
+
+    let resp = app.req(Method::GET, "acme", "/tenant.json").header("x-request-id", "abc-123").send().await.unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    let resp = app.req(Method::GET, "acme", "/tenant.json").header("x-request-id", "bad id!").send().await.unwrap();
+    assert_ne!(resp.headers()["x-request-id"], "bad id!");
+
+    let t = app.tenant("beta").await;
+    let token = app.token("beta", &t.admin_email).await;
+    let (s, b) = app.call(Method::PATCH, "beta", &token, "/api/v1/users/not-a-uuid", Some(json!({}))).await;
+    assert_eq!((s, b["error"]["field"].as_str()), (StatusCode::BAD_REQUEST, Some("id")));
+}
+
+/// RLS is the net under the application's own tenant filters: a query that forgets its
+/// `WHERE tenant_id = …` still sees only the current tenant's rows, and cannot write another's.
+#[tokio::test]
+async fn row_level_security_blocks_a_query_that_forgets_its_tenant_filter() {
+    let app = TestApp::spawn().await;
+    let a = app.tenant("alpha").await;
+    let b = app.tenant("beta").await;
+    app.user("beta", "second@beta.test", basecommerce_vertical::domain::user::Role::Seller).await;
+
+    let mut db = connect(&app.db.app_url).await;
+    let is_super: bool = db.query_one("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user", &[]).await.unwrap().get(0);
+    assert!(!is_super, "the app role must not bypass RLS");
+
+    let tx = db.transaction().await.unwrap();
+    tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id.to_string()]).await.unwrap();
+    let emails: Vec<String> = tx.query("SELECT email FROM users", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(emails, vec![a.admin_email.clone()]);
+    let err = tx
+        .execute(
+            "INSERT INTO clients (tenant_id, kind, name, document) VALUES ($1, 'company', 'Sneaky', '1')",
+            &[&b.id],
+        )
+        .await
+        .unwrap_err();
+    let msg = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(msg.contains("row-level security"), "{msg}");
+    tx.rollback().await.unwrap();
+
+    // The setting is transaction-local: the next transaction on the same connection sees nothing.
+    let tx = db.transaction().await.unwrap();
+    let n: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "no tenant set, no rows");
+    tx.commit().await.unwrap();
+
+    let tx = db.transaction().await.unwrap();
+    tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&b.id.to_string()]).await.unwrap();
+    let n: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await.unwrap().get(0);
+    assert_eq!(n, 2);
+    tx.commit().await.unwrap();
+
+    // And the app role cannot create or suspend tenants: that is the owner's job.
+    let err = db.execute("UPDATE tenants SET status = 'suspended'", &[]).await.unwrap_err();
+    let msg = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
+    assert!(msg.contains("permission denied"), "{msg}");
+}
