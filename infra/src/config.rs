@@ -474,6 +474,17 @@ mod tests {
         assert!(err.message.contains("BASECOMMERCE_AUTH__JWT_SECRET"));
     }
 
+    /// The documented example must stay loadable: every key in it exists, every value parses.
+    #[test]
+    fn example_config_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("basecommerce.example.toml");
+        let s = Settings::load_from(Some(&example), None, env_none()).unwrap();
+        let defaults = Settings::default();
+        assert_eq!(s.vertical.listen, defaults.vertical.listen);
+        assert_eq!(s.engines.stream, defaults.engines.stream);
+        assert_eq!(s.auth.lockout_threshold, 5);
+    }
+
     #[test]
     fn managed_service_urls_are_accepted() {
         validate_postgres_url("database.url", "postgresql://doadmin:x@db-postgresql-fra1-1.b.db.ondigitalocean.com:25060/defaultdb?sslmode=require").unwrap();

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a profile needs when they are missing (as root), or says which
+# are missing (otherwise). Profiles: runtime (run the appliance locally), test (run all tests).
+set -euo pipefail
+profile=${1:-test}
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+have_cmd psql || need+=(postgresql-client)
+have_cmd redis-server || need+=(redis-server)
+have_cmd curl || need+=(curl)
+if [ "$profile" = test ]; then
+  have_cmd runuser || need+=(util-linux)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing Debian packages: ${need[*]} — run: sudo apt-get install -y ${need[*]}" >&2
+  exit 1
+fi
+echo "==> installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts the packaged services; the appliance and the tests run their own instances.
+for svc in postgresql redis-server; do
+  if have_cmd systemctl && systemctl is-active --quiet "$svc" 2>/dev/null; then systemctl stop "$svc" || true; fi
+done

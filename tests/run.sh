@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace against real PostgreSQL and Redis (started by the test
+# harness itself on random ports). As root, installs missing Debian packages first.
+#
+#   ./tests/run.sh            # all tests
+#   ./tests/run.sh -p basecommerce-vertical --test auth   # extra args go to cargo test
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+"$repo/tests/ensure-packages.sh" test
+echo "==> cargo test (target: ${CARGO_TARGET_DIR:-$repo/target})"
+if [ $# -eq 0 ]; then set -- --workspace; fi
+cargo test --locked "$@"
