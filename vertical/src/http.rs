@@ -110,6 +110,13 @@ pub fn json<T: Serialize + ?Sized>(status: StatusCode, value: &T) -> HttpRespons
     }
 }
 
+/// A response from JSON text that is already rendered (the OpenAPI document).
+pub fn raw_json(body: &'static str) -> HttpResponse {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
 /// 204 No Content.
 pub fn no_content() -> HttpResponse {
     let mut resp = Response::new(Full::new(Bytes::new()));
@@ -122,8 +129,8 @@ pub fn path_uuid(segment: &str, name: &str) -> ApiResult<uuid::Uuid> {
     uuid::Uuid::parse_str(segment).map_err(|_| ApiError::bad_field(name, format!("{name} must be a UUID")))
 }
 
-/// A page of a list: `{items, next_cursor}`.
-#[derive(Debug, Serialize)]
+/// A page of a list: `{items, next_cursor}`; pass `next_cursor` back as `cursor` for the next page.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

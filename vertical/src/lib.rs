@@ -3,10 +3,14 @@
 
 pub mod admin;
 pub mod auth;
+pub mod docs;
 pub mod domain;
 pub mod edge;
 pub mod error;
 pub mod http;
+pub mod outbox;
 pub mod routes;
+pub mod sql;
 pub mod startup;
 pub mod state;
+pub mod validate;

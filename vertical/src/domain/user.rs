@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What a user may do within their tenant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Manages users, products, suppliers and stock.

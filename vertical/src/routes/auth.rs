@@ -18,29 +18,32 @@ use infra::db::{tenant_transaction, Transaction};
 /// One message for every login failure, so responses do not tell which e-mails exist.
 const BAD_CREDENTIALS: &str = "invalid e-mail or password (after 5 failures the account is locked for 15 minutes)";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct LoginRequest {
-    email: String,
-    password: String,
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
 }
 
-#[derive(Deserialize, Default)]
+/// The refresh token may come in the body (API clients) or the `bc_refresh` cookie (browsers).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshRequest {
-    refresh_token: Option<String>,
+pub struct RefreshRequest {
+    pub refresh_token: Option<String>,
 }
 
-#[derive(Serialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: &'static str,
-    expires_in: i64,
-    refresh_token: String,
-    refresh_expires_in: i64,
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub refresh_expires_in: i64,
 }
 
 /// `POST /auth/login`.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, security(()),
+    responses((status = 200, body = TokenResponse), (status = 401, body = crate::docs::ErrorBody)))]
 pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: LoginRequest = req.json()?;
     let email = body.email.trim().to_lowercase();
@@ -93,6 +96,8 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
 
 /// `POST /auth/refresh`: exchanges a refresh token for a new pair. The old token is spent; if a
 /// spent token is ever presented again, someone copied it, so its whole family is revoked.
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
+    responses((status = 200, body = TokenResponse), (status = 401, body = crate::docs::ErrorBody)))]
 pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
     let token = body
@@ -134,6 +139,7 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
 }
 
 /// `POST /auth/logout`: revokes the presented refresh token's family and clears the cookies.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, security(()), responses((status = 204)))]
 pub async fn logout(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
     let token = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned));
@@ -156,6 +162,7 @@ pub async fn logout(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<H
 }
 
 /// `GET /auth/me`.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Object), (status = 401, body = crate::docs::ErrorBody)))]
 pub async fn me(state: &AppState, tenant: &Tenant, principal: &Principal) -> ApiResult<HttpResponse> {
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;

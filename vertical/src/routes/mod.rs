@@ -4,7 +4,16 @@
 //! `/api/v1/*` and `/auth/me` also need a token of that tenant.
 
 pub mod auth;
+pub mod clients;
+pub mod dashboard;
 pub mod health;
+pub mod insights;
+pub mod orders;
+pub mod products;
+pub mod quotes;
+pub mod sites;
+pub mod stock;
+pub mod suppliers;
 pub mod tenant;
 pub mod users;
 
@@ -39,6 +48,7 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
 
     match (&req.method, segments.as_slice()) {
         (&Method::GET, ["tenant.json"]) => Ok(tenant::show(&tenant)),
+        (&Method::GET, ["api", "openapi.json"]) => Ok(crate::http::raw_json(crate::docs::openapi_json())),
         (&Method::POST, ["auth", "login"]) => auth::login(state, &tenant, req).await,
         (&Method::POST, ["auth", "refresh"]) => auth::refresh(state, &tenant, req).await,
         (&Method::POST, ["auth", "logout"]) => auth::logout(state, &tenant, req).await,
@@ -54,11 +64,69 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
     }
 }
 
+/// `/api/v1/*`. Admins manage users, products, suppliers and stock (checked in those handlers);
+/// sellers and admins manage clients, sites, quotes and orders; both read everything.
 async fn api_v1(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req, path: &[&str]) -> ApiResult<HttpResponse> {
+    use Method as M;
+    let id = |s: &str| path_uuid(s, "id");
     match (&req.method, path) {
-        (&Method::GET, ["users"]) => users::list(state, tenant, who, req).await,
-        (&Method::POST, ["users"]) => users::create(state, tenant, who, req).await,
-        (&Method::PATCH, ["users", id]) => users::update(state, tenant, who, path_uuid(id, "id")?, req).await,
+        (&M::GET, ["dashboard"]) => dashboard::show(state, tenant).await,
+
+        (&M::GET, ["users"]) => users::list(state, tenant, who, req).await,
+        (&M::POST, ["users"]) => users::create(state, tenant, who, req).await,
+        (&M::PATCH, ["users", u]) => users::update(state, tenant, who, id(u)?, req).await,
+
+        (&M::GET, ["clients"]) => clients::list(state, tenant, req).await,
+        (&M::POST, ["clients"]) => clients::create(state, tenant, req).await,
+        (&M::GET, ["clients", c]) => clients::get(state, tenant, id(c)?).await,
+        (&M::PATCH, ["clients", c]) => clients::update(state, tenant, id(c)?, req).await,
+        (&M::DELETE, ["clients", c]) => clients::delete(state, tenant, who, id(c)?).await,
+
+        (&M::GET, ["sites"]) => sites::list(state, tenant, req).await,
+        (&M::POST, ["sites"]) => sites::create(state, tenant, req).await,
+        (&M::GET, ["sites", s]) => sites::get(state, tenant, id(s)?).await,
+        (&M::PATCH, ["sites", s]) => sites::update(state, tenant, id(s)?, req).await,
+        (&M::DELETE, ["sites", s]) => sites::delete(state, tenant, id(s)?).await,
+
+        (&M::GET, ["products"]) => products::list(state, tenant, req).await,
+        (&M::POST, ["products"]) => products::create(state, tenant, who, req).await,
+        (&M::GET, ["products", p]) => products::get(state, tenant, id(p)?).await,
+        (&M::PATCH, ["products", p]) => products::update(state, tenant, who, id(p)?, req).await,
+        (&M::DELETE, ["products", p]) => products::deactivate(state, tenant, who, id(p)?).await,
+
+        (&M::GET, ["quotes"]) => quotes::list(state, tenant, req).await,
+        (&M::POST, ["quotes"]) => quotes::create(state, tenant, who, req).await,
+        (&M::GET, ["quotes", q]) => quotes::get(state, tenant, id(q)?).await,
+        (&M::PUT, ["quotes", q]) => quotes::replace(state, tenant, id(q)?, req).await,
+        (&M::POST, ["quotes", q, "send"]) => quotes::transition(state, tenant, id(q)?, quotes::QuoteAction::Send).await,
+        (&M::POST, ["quotes", q, "approve"]) => quotes::transition(state, tenant, id(q)?, quotes::QuoteAction::Approve).await,
+        (&M::POST, ["quotes", q, "cancel"]) => quotes::transition(state, tenant, id(q)?, quotes::QuoteAction::Cancel).await,
+
+        (&M::GET, ["orders"]) => orders::list(state, tenant, req).await,
+        (&M::POST, ["orders", "from-quote", q]) => orders::from_quote(state, tenant, path_uuid(q, "quote_id")?).await,
+        (&M::GET, ["orders", o]) => orders::get(state, tenant, id(o)?).await,
+        (&M::PATCH, ["orders", o]) => orders::update(state, tenant, id(o)?, req).await,
+
+        (&M::GET, ["stock"]) => stock::levels(state, tenant, req).await,
+        (&M::GET, ["stock", "movements"]) => stock::movements(state, tenant, req).await,
+        (&M::POST, ["stock", "receipts"]) => stock::receipt(state, tenant, who, req).await,
+        (&M::POST, ["stock", "adjustments"]) => stock::adjustment(state, tenant, who, req).await,
+
+        (&M::GET, ["suppliers"]) => suppliers::list(state, tenant, req).await,
+        (&M::POST, ["suppliers"]) => suppliers::create(state, tenant, who, req).await,
+        (&M::GET, ["suppliers", s]) => suppliers::get(state, tenant, id(s)?).await,
+        (&M::PATCH, ["suppliers", s]) => suppliers::update(state, tenant, who, id(s)?, req).await,
+        (&M::DELETE, ["suppliers", s]) => suppliers::deactivate(state, tenant, who, id(s)?).await,
+        (&M::GET, ["suppliers", s, "prices"]) => suppliers::prices(state, tenant, id(s)?).await,
+        (&M::POST, ["suppliers", s, "prices"]) => suppliers::set_price(state, tenant, who, id(s)?, req).await,
+
+        (&M::GET, ["insights", "stock-alerts"]) => insights::stock_alerts(state, tenant).await,
+        (&M::GET, ["insights", "replenishment"]) => insights::replenishment(state, tenant).await,
+        (&M::GET, ["insights", "sales-suggestions"]) => insights::sales_suggestions(state, tenant).await,
+        (&M::GET, ["insights", "complementary", p]) => insights::complementary(state, tenant, path_uuid(p, "product_id")?).await,
+        (&M::GET, ["insights", "supplier-price-alerts"]) => insights::supplier_price_alerts(state, tenant).await,
+        (&M::GET, ["insights", "delivery-routes"]) => insights::delivery_routes(state, tenant).await,
+
         _ => Err(ApiError::NotFound(format!("no route for {} {}", req.method, req.path))),
     }
 }

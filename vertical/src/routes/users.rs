@@ -14,7 +14,7 @@ use crate::state::AppState;
 use infra::db::{tenant_transaction, Transaction};
 
 /// A user as the API shows it (never the hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: Uuid,
     pub email: String,
@@ -37,22 +37,22 @@ fn user_from_row(row: &tokio_postgres::Row) -> ApiResult<UserView> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
-    email: String,
+pub struct CreateUser {
+    pub email: String,
     #[serde(default)]
-    name: String,
-    password: String,
-    role: Role,
+    pub name: String,
+    pub password: String,
+    pub role: Role,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct UpdateUser {
-    name: Option<String>,
-    role: Option<Role>,
-    active: Option<bool>,
+pub struct UpdateUser {
+    pub name: Option<String>,
+    pub role: Option<Role>,
+    pub active: Option<bool>,
 }
 
 /// Inserts a user inside a tenant transaction (shared by the API and the admin CLI).
@@ -72,6 +72,8 @@ pub async fn insert_user(tx: &Transaction<'_>, tenant_id: Uuid, email: &Email, n
 }
 
 /// `POST /api/v1/users` (admin).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, body = UserView), (status = 403, body = crate::docs::ErrorBody), (status = 409, body = crate::docs::ErrorBody), (status = 422, body = crate::docs::ErrorBody)))]
 pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
     who.require_admin()?;
     let body: CreateUser = req.json()?;
@@ -89,6 +91,8 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
 }
 
 /// `GET /api/v1/users` (admin).
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", params(("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = crate::http::Page<UserView>), (status = 403, body = crate::docs::ErrorBody)))]
 pub async fn list(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
     who.require_admin()?;
     let params = ListParams::from_query(&req.query_params())?;
@@ -111,6 +115,8 @@ pub async fn list(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req)
 }
 
 /// `PATCH /api/v1/users/{id}` (admin): rename, change role, (de)activate.
+#[utoipa::path(patch, path = "/api/v1/users/{id}", tag = "users", params(("id" = Uuid, Path)), request_body = UpdateUser,
+    responses((status = 200, body = UserView), (status = 403, body = crate::docs::ErrorBody), (status = 404, body = crate::docs::ErrorBody), (status = 409, body = crate::docs::ErrorBody)))]
 pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid, req: &Req) -> ApiResult<HttpResponse> {
     who.require_admin()?;
     let body: UpdateUser = req.json()?;
