@@ -1,25 +1,148 @@
-//! `basecommerce-engines`: not built yet — see the engines issue. Until then it refuses to start
-//! rather than pretend to work, but already shares the configuration contract.
+//! `basecommerce-engines relay|worker`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+use engines::metrics::{self, Metrics, Probe};
+use engines::relay::OutboxRelay;
+use engines::worker::EventWorker;
+use infra::Settings;
+use tokio::sync::watch;
 
+/// Event relay and engines' worker of basecommerce.
 #[derive(Parser)]
-#[command(name = "basecommerce-engines", version, about = "basecommerce engines (not implemented in this build)")]
+#[command(name = "basecommerce-engines", version, about)]
 struct Args {
     /// Configuration file (TOML); environment BASECOMMERCE_<SECTION>__<KEY> overrides it.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH")]
     config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Publish the outbox to the Redis stream (one leader, others stand by).
+    Relay,
+    /// Apply events from the stream with the engines (any number of workers).
+    Worker,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(e) = infra::Settings::load(args.config.as_deref()) {
-        eprintln!("basecommerce-engines: {e}");
-        return ExitCode::from(78);
+    infra::telemetry::install_crypto_provider();
+    let settings = match Settings::load(args.config.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("basecommerce-engines: {e}");
+            return ExitCode::from(78);
+        }
+    };
+    let service = match args.command {
+        Command::Relay => "basecommerce-relay",
+        Command::Worker => "basecommerce-worker",
+    };
+    let _log = infra::telemetry::init(service, &settings.log);
+    let settings = Arc::new(settings);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    runtime.block_on(async move {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        tokio::spawn(async move {
+            infra::shutdown::signal().await;
+            let _ = stop_tx.send(true);
+        });
+        let result = match args.command {
+            Command::Relay => relay(settings.clone(), stop_rx.clone()).await,
+            Command::Worker => worker(settings.clone(), stop_rx.clone()).await,
+        };
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "start-up failed");
+                eprintln!("basecommerce-engines: {e}");
+                ExitCode::from(78)
+            }
+        }
+    })
+}
+
+/// Connects to Redis, retrying until it answers or shutdown is asked.
+async fn redis_until_up(settings: &Settings, stop: &watch::Receiver<bool>) -> anyhow::Result<Option<redis::aio::ConnectionManager>> {
+    let url = settings.require_redis_url()?;
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match infra::redis::connect(url).await {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) => tracing::warn!(error = %e, "redis not reachable yet; retrying"),
+        }
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
-    eprintln!("basecommerce-engines: not implemented in this build");
-    ExitCode::from(70)
+}
+
+fn status_probe(settings: Arc<Settings>, redis: redis::aio::ConnectionManager, role: &'static str, extra: Arc<dyn Fn() -> serde_json::Value + Send + Sync>) -> Probe {
+    Arc::new(move || {
+        let settings = settings.clone();
+        let mut redis = redis.clone();
+        let extra = extra.clone();
+        Box::pin(async move {
+            match infra::bus::status(&mut redis, &settings.engines).await {
+                Ok(s) => {
+                    let lines = format!(
+                        "# TYPE basecommerce_stream_length gauge\nbasecommerce_stream_length {}\n\
+                         # TYPE basecommerce_stream_pending gauge\nbasecommerce_stream_pending {}\n\
+                         # TYPE basecommerce_stream_lag gauge\nbasecommerce_stream_lag {}\n\
+                         # TYPE basecommerce_dlq_length gauge\nbasecommerce_dlq_length {}\n",
+                        s.length,
+                        s.pending,
+                        s.lag.unwrap_or(0),
+                        s.dlq_length
+                    );
+                    (true, serde_json::json!({ "status": "ok", "role": role, "stream": s, "instance": extra() }), lines)
+                }
+                Err(e) => (false, serde_json::json!({ "status": "degraded", "role": role, "error": e.to_string() }), String::new()),
+            }
+        })
+    })
+}
+
+async fn relay(settings: Arc<Settings>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    settings.require_engines_database_url()?;
+    let Some(redis) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
+    let metrics = Metrics::new();
+    let m = metrics.clone();
+    let probe = status_probe(settings.clone(), redis.clone(), "relay", Arc::new(move || serde_json::json!({ "leader": m.is_leader.get() == 1 })));
+    metrics::serve(settings.engines.relay_health_listen, metrics.clone(), probe, stop.clone()).await;
+    OutboxRelay::new(settings, redis, metrics).run(stop).await;
+    Ok(())
+}
+
+async fn worker(settings: Arc<Settings>, stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let pool = infra::db::pool(settings.require_engines_database_url()?, &settings.database, settings.database.pool_size.min(8))?;
+    let Some(redis) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
+    let Some(reader) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
+    let metrics = Metrics::new();
+    let worker = EventWorker::new(settings.clone(), pool, redis.clone(), reader, metrics.clone());
+    let consumer = worker.consumer().to_owned();
+    let probe = status_probe(settings.clone(), redis, "worker", Arc::new(move || serde_json::json!({ "consumer": consumer })));
+    metrics::serve(settings.engines.worker_health_listen, metrics, probe, stop.clone()).await;
+    let timeout = Duration::from_secs(settings.engines.shutdown_timeout_secs);
+    let mut stop_wait = stop.clone();
+    let run = tokio::spawn(worker.run(stop));
+    tokio::pin!(run);
+    tokio::select! {
+        _ = &mut run => {}
+        _ = stop_wait.wait_for(|s| *s) => {
+            if tokio::time::timeout(timeout, &mut run).await.is_err() {
+                tracing::warn!("in-flight events did not finish within engines.shutdown_timeout_secs; they stay pending for another worker");
+            }
+        }
+    }
+    Ok(())
 }

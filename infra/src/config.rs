@@ -167,12 +167,53 @@ impl Default for ProxySettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EnginesSettings {
+    /// Redis stream the relay publishes to and the worker reads.
     pub stream: String,
+    /// Where events that failed `max_deliveries` times go, with the reason.
+    pub dlq_stream: String,
+    /// Consumer group shared by all workers.
+    pub group: String,
+    /// `XADD … MAXLEN ~` ceiling: a memory safety valve only. Normal trimming never drops an
+    /// entry the group has not acknowledged.
+    pub stream_maxlen: usize,
+    /// Connection URL for the engines (a member of basecommerce_relay, which may read the whole
+    /// outbox); defaults to `database.url`.
+    pub database_url: Option<Secret>,
+    /// Fallback poll when no NOTIFY arrives (a lost notification costs at most this).
+    pub poll_interval_ms: u64,
+    /// Outbox rows per relay batch.
+    pub batch_size: i64,
+    /// Published outbox rows are deleted after this many hours.
+    pub retention_hours: i64,
+    /// A pending message idle this long is reclaimed by another worker (longer than the
+    /// slowest handler).
+    pub claim_idle_ms: u64,
+    /// Deliveries after which a message goes to the dead-letter stream.
+    pub max_deliveries: u64,
+    /// Loopback HTTP endpoints for health and Prometheus metrics.
+    pub worker_health_listen: SocketAddr,
+    pub relay_health_listen: SocketAddr,
+    /// How long SIGTERM waits for in-flight events.
+    pub shutdown_timeout_secs: u64,
 }
 
 impl Default for EnginesSettings {
     fn default() -> Self {
-        Self { stream: "events:construction".into() }
+        Self {
+            stream: "events:construction".into(),
+            dlq_stream: "events:dlq".into(),
+            group: "engines".into(),
+            stream_maxlen: 1_000_000,
+            database_url: None,
+            poll_interval_ms: 1000,
+            batch_size: 500,
+            retention_hours: 168,
+            claim_idle_ms: 30_000,
+            max_deliveries: 5,
+            worker_health_listen: ([127, 0, 0, 1], 9101).into(),
+            relay_health_listen: ([127, 0, 0, 1], 9102).into(),
+            shutdown_timeout_secs: 20,
+        }
     }
 }
 
@@ -258,11 +299,26 @@ impl Settings {
         if self.auth.access_token_ttl_secs < 60 || self.auth.access_token_ttl_secs > 3600 {
             return Err(ConfigError::new("auth.access_token_ttl_secs", "must be between 60 and 3600"));
         }
+        if !(1..=1440).contains(&self.auth.lockout_minutes) {
+            return Err(ConfigError::new("auth.lockout_minutes", "must be between 1 and 1440"));
+        }
+        if !(1..=365).contains(&self.auth.refresh_token_ttl_days) {
+            return Err(ConfigError::new("auth.refresh_token_ttl_days", "must be between 1 and 365"));
+        }
         if self.auth.lockout_threshold < 1 {
             return Err(ConfigError::new("auth.lockout_threshold", "must be at least 1"));
         }
         if self.engines.stream.trim().is_empty() {
             return Err(ConfigError::new("engines.stream", "must not be empty"));
+        }
+        if self.engines.dlq_stream == self.engines.stream {
+            return Err(ConfigError::new("engines.dlq_stream", "must differ from engines.stream"));
+        }
+        if let Some(u) = &self.engines.database_url {
+            validate_postgres_url("engines.database_url", u.expose())?;
+        }
+        if self.engines.max_deliveries == 0 || self.engines.batch_size < 1 || self.engines.poll_interval_ms == 0 {
+            return Err(ConfigError::new("engines", "max_deliveries, batch_size and poll_interval_ms must be at least 1"));
         }
         for d in &self.proxy.base_domains {
             if d.is_empty() || d.starts_with('.') || d.contains(['/', ':', ' ']) {
@@ -272,6 +328,10 @@ impl Settings {
         Ok(())
     }
 
+    /// The engines' URL, falling back to `database.url`.
+    pub fn require_engines_database_url(&self) -> Result<&Secret, ConfigError> {
+        self.engines.database_url.as_ref().or(self.database.url.as_ref()).ok_or_else(|| missing("database.url"))
+    }
     pub fn require_database_url(&self) -> Result<&Secret, ConfigError> {
         self.database.url.as_ref().ok_or_else(|| missing("database.url"))
     }

@@ -125,3 +125,52 @@ pub async fn tenant_transaction(client: &mut PooledClient, tenant_id: Uuid) -> R
     tx.execute(&stmt, &[&tenant_id.to_string()]).await?;
     Ok(tx)
 }
+
+/// A dedicated connection (outside the pool) that LISTENs on `channel`: each notification
+/// becomes a `()` on the receiver, and the receiver closes when the connection is lost — the
+/// caller then reconnects. Session state (advisory locks) lives exactly as long as it.
+pub async fn listen(url: &Secret, settings: &DatabaseSettings, application_name: &str, channel: &str) -> Result<(tokio_postgres::Client, tokio::sync::mpsc::Receiver<()>), DbError> {
+    let mut cfg: tokio_postgres::Config = url
+        .expose()
+        .parse()
+        .map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
+    cfg.connect_timeout(Duration::from_secs(settings.connect_timeout_secs));
+    cfg.application_name(application_name);
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let client = match cfg.get_ssl_mode() {
+        SslMode::Disable => {
+            let (client, connection) = cfg.connect(tokio_postgres::NoTls).await?;
+            tokio::spawn(forward_notifications(connection, tx));
+            client
+        }
+        _ => {
+            let (client, connection) = cfg.connect(tls_connector(settings)?).await?;
+            tokio::spawn(forward_notifications(connection, tx));
+            client
+        }
+    };
+    client.batch_execute(&format!("LISTEN {channel}")).await?;
+    Ok((client, rx))
+}
+
+async fn forward_notifications<S, T>(mut connection: tokio_postgres::Connection<S, T>, tx: tokio::sync::mpsc::Sender<()>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::StreamExt;
+    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+    while let Some(message) = messages.next().await {
+        match message {
+            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                // A full channel already holds a wake-up; dropping this one loses nothing.
+                let _ = tx.try_send(());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "listening connection lost");
+                break;
+            }
+        }
+    }
+}

@@ -15,8 +15,11 @@ impl Probe {
     pub fn ok(name: &'static str) -> Self {
         Self { name, ok: true, detail: None }
     }
+    /// A failed check. The detail goes to the log, not to the (unauthenticated) response.
     pub fn failed(name: &'static str, detail: impl Into<String>) -> Self {
-        Self { name, ok: false, detail: Some(detail.into()) }
+        let detail = detail.into();
+        tracing::warn!(check = name, %detail, "readiness check failed");
+        Self { name, ok: false, detail: None }
     }
 }
 

@@ -2,6 +2,7 @@
 //! and tenant transactions, migrations, Redis, the domain-event envelope, health probes and the
 //! `TenantSlug` type. Business logic lives in the service crates, not here.
 
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod events;

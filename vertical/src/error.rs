@@ -153,6 +153,11 @@ impl From<tokio_postgres::Error> for ApiError {
             if *code == SqlState::CHECK_VIOLATION {
                 return Self::Unprocessable { code: "validation_failed", message: format!("a value is out of range ({constraint})"), field: None };
             }
+            // Class 22 (data exception: bad encoding, out-of-range number or date, NUL in text)
+            // can only come from a value the client sent.
+            if code.code().starts_with("22") {
+                return Self::BadRequest { code: "invalid_value", message: format!("a value is not acceptable: {}", db.message()), field: None };
+            }
             if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
                 return Self::Unavailable(format!("transaction conflict: {}", db.message()));
             }

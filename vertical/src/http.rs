@@ -151,7 +151,8 @@ impl Cursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(text)
             .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
+            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
+            .filter(|c| crate::validate::plausible_date(&c.t.date_naive()))
             .ok_or_else(|| ApiError::bad_field("cursor", "cursor is not one this API returned"))
     }
 }

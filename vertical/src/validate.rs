@@ -10,6 +10,9 @@ use crate::error::{ApiError, ApiResult};
 /// Required text: trimmed, 1..=max characters.
 pub fn text(field: &str, value: &str, max: usize) -> ApiResult<String> {
     let v = value.trim();
+    if let Some(c) = v.chars().find(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(ApiError::invalid(field, format!("{field} contains a control character ({:?})", c)));
+    }
     if v.is_empty() {
         return Err(ApiError::invalid(field, format!("{field} must not be empty")));
     }
@@ -75,13 +78,25 @@ pub fn query_bool(q: &std::collections::HashMap<String, String>, name: &str) -> 
 pub fn query_date(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<chrono::NaiveDate>> {
     q.get(name)
         .filter(|v| !v.is_empty())
-        .map(|v| chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| ApiError::bad_field(name, format!("{name} must be a date YYYY-MM-DD"))))
+        .map(|v| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .filter(plausible_date)
+                .ok_or_else(|| ApiError::bad_field(name, format!("{name} must be a date YYYY-MM-DD between 1900 and 9999")))
+        })
         .transpose()
+}
+
+/// Dates the database and people agree on.
+pub fn plausible_date(d: &chrono::NaiveDate) -> bool {
+    use chrono::Datelike;
+    (1900..=9999).contains(&d.year())
 }
 
 /// `ILIKE` pattern for a search term, with the wildcards in the term escaped.
 pub fn search_pattern(q: &std::collections::HashMap<String, String>) -> Option<String> {
     q.get("search").map(|s| s.trim()).filter(|s| !s.is_empty()).map(|s| {
+        let s: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
         let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         format!("%{escaped}%")
     })

@@ -32,6 +32,17 @@ async fn login_returns_tokens_and_cookies_and_me_works_with_either() {
 
     let resp = app.req(Method::GET, "acme", "/auth/me").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // A cookie session may change things only with a header other sites' forms cannot send.
+    let cookie = format!("bc_access={access}");
+    let body = json!({"email": "new@acme.test", "password": PASSWORD, "role": "seller"});
+    let resp = app.req(Method::POST, "acme", "/api/v1/users").header("cookie", &cookie).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let resp = app.req(Method::POST, "acme", "/api/v1/users").header("cookie", &cookie).header("x-requested-with", "fetch").json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::CREATED);
+
+    let (s, _) = app.login_raw("acme", "nul\u{0}@acme.test", PASSWORD).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a NUL byte is a failed login, not a 500");
 }
 
 #[tokio::test]

@@ -423,6 +423,27 @@ async fn bad_input_is_refused_with_the_field_named() {
         assert_eq!(s, StatusCode::BAD_REQUEST, "{query}: {e}");
         assert!(e["error"]["field"].is_string());
     }
+    // Values only the database would refuse still come back as client errors, never 500.
+    let nul = json!({"kind": "company", "name": "Nul\u{0}Byte", "document": "9"});
+    let (s, e) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(nul)).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("name")), "{e}");
+    let (s, _) = app.call(Method::GET, "acme", &shop.seller, "/api/v1/clients?search=%00x", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let huge = item(json!({"quantity": "100000", "unit_price": "100000000"}));
+    let (s, e) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/quotes", Some(huge)).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("items[0].quantity")), "{e}");
+    let three = json!({"client_id": shop.client, "items": [
+        {"product_id": shop.cement, "quantity": "9000", "unit_price": "100000000"},
+        {"product_id": shop.cement, "quantity": "9000", "unit_price": "100000000"}]});
+    let (s, e) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/quotes", Some(three)).await;
+    assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("items")), "{e}");
+    let (s, _) = app.call(Method::GET, "acme", &shop.seller, "/api/v1/quotes?from=-10000-01-01", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (_, sup) = app.call(Method::POST, "acme", &shop.admin, "/api/v1/suppliers", Some(json!({"name": "S"}))).await;
+    let (s, e) = app
+        .call(Method::POST, "acme", &shop.admin, &format!("/api/v1/suppliers/{}/prices", sup["id"].as_str().unwrap()), Some(json!({"product_id": shop.cement, "price": "1", "valid_from": "-10000-01-01"})))
+        .await;
+    assert!(s.is_client_error(), "{s} {e}");
     assert!(events(&app, "acme").await.is_empty(), "refused requests leave no events");
 }
 

@@ -16,13 +16,25 @@ use std::time::{Duration, Instant};
 pub const OWNER_ROLE: &str = "bc_owner";
 /// Login role the services use: a member of `basecommerce_app`, owning nothing, so RLS applies.
 pub const APP_ROLE: &str = "bc_app";
+/// Login role of the engines: `basecommerce_app` plus `basecommerce_relay` (reads the whole outbox).
+pub const ENGINES_ROLE: &str = "bc_engines";
 
-/// The per-binary servers.
+/// How to start a set of servers.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Redis with append-only persistence (for restart tests).
+    pub redis_aof: bool,
+}
+
+/// A PostgreSQL cluster and a Redis server.
 pub struct Services {
     pub dir: PathBuf,
     pub pg_port: u16,
     pub redis_port: u16,
     superuser: String,
+    bin: PathBuf,
+    as_root: bool,
+    options: Options,
 }
 
 static SERVICES: OnceLock<Services> = OnceLock::new();
@@ -41,10 +53,18 @@ pub struct TestDatabase {
     pub app_url: String,
     /// URL as the cluster superuser (bypasses RLS: for assertions on raw state).
     pub superuser_url: String,
+    /// URL as the engines' role.
+    pub engines_url: String,
 }
 
 impl Services {
     fn start() -> Result<Self, String> {
+        Self::start_with(Options::default())
+    }
+
+    /// Starts a dedicated set of servers (not shared with other tests of the binary): for tests
+    /// that restart them.
+    pub fn start_with(options: Options) -> Result<Self, String> {
         let bin = postgres_bin_dir()?;
         let dir = tempfile::Builder::new().prefix("bc-test-").tempdir().map_err(|e| e.to_string())?.keep();
         let as_root = is_root();
@@ -72,24 +92,53 @@ impl Services {
             .arg("start"))?;
 
         let redis_port = free_port();
-        let redis = which("redis-server").ok_or("redis-server not found: apt-get install redis-server")?;
-        Command::new(redis)
-            .args(["--port", &redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "yes"])
-            .arg("--dir").arg(&dir)
-            .arg("--logfile").arg(dir.join("redis.log"))
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| format!("redis-server: {e}"))?;
-
         spawn_reaper(&dir, &bin, &data, as_root, redis_port);
-        let services = Self { dir, pg_port, redis_port, superuser };
-        wait_tcp(redis_port)?;
+        let services = Self { dir, pg_port, redis_port, superuser, bin, as_root, options };
+        services.start_redis()?;
         services.psql("postgres", &format!(
             "CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE; \
              CREATE ROLE basecommerce_app NOLOGIN; \
-             CREATE ROLE {APP_ROLE} LOGIN IN ROLE basecommerce_app;"
+             CREATE ROLE basecommerce_relay NOLOGIN; \
+             CREATE ROLE {APP_ROLE} LOGIN IN ROLE basecommerce_app; \
+             CREATE ROLE {ENGINES_ROLE} LOGIN IN ROLE basecommerce_app, basecommerce_relay;"
         ))?;
         Ok(services)
+    }
+
+    fn start_redis(&self) -> Result<(), String> {
+        let redis = which("redis-server").ok_or("redis-server not found: apt-get install redis-server")?;
+        let aof = if self.options.redis_aof { "yes" } else { "no" };
+        let status = Command::new(redis)
+            .args(["--port", &self.redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof, "--appendfsync", "always"])
+            .args(["--daemonize", "yes"])
+            .arg("--dir").arg(&self.dir)
+            .arg("--logfile").arg(self.dir.join("redis.log"))
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("redis-server: {e}"))?;
+        if !status.success() {
+            return Err(format!("redis-server exited with {status}"));
+        }
+        wait_tcp(self.redis_port)
+    }
+
+    /// Stops Redis (persisting its append-only file when enabled) and starts it again on the
+    /// same port and directory.
+    pub fn restart_redis(&self) -> Result<(), String> {
+        let save = if self.options.redis_aof { "save" } else { "nosave" };
+        let _ = Command::new("redis-cli").args(["-p", &self.redis_port.to_string(), "shutdown", save]).output();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.redis_port)).is_ok() && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.start_redis()
+    }
+
+    /// Restarts PostgreSQL (fast shutdown: open connections are cut, as in a real restart).
+    pub fn restart_postgres(&self) -> Result<(), String> {
+        run(pg_command(self.as_root, &self.bin.join("pg_ctl"))
+            .args(["-D"]).arg(self.dir.join("pg"))
+            .args(["-m", "fast", "-w", "-t", "60", "restart"]))
     }
 
     /// `postgres://…` for `role` on database `db`.
@@ -111,6 +160,7 @@ impl Services {
             owner_url: self.pg_url(OWNER_ROLE, &name),
             app_url: self.pg_url(APP_ROLE, &name),
             superuser_url: self.pg_url(&self.superuser, &name),
+            engines_url: self.pg_url(ENGINES_ROLE, &name),
             name,
         }
     }

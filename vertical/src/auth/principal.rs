@@ -30,7 +30,17 @@ impl Principal {
                 .strip_prefix("Bearer ")
                 .or_else(|| value.strip_prefix("bearer "))
                 .ok_or_else(|| ApiError::unauthorized("Authorization must be `Bearer <token>`"))?,
-            None => req.cookie(ACCESS_COOKIE).ok_or_else(|| ApiError::unauthorized("authentication required"))?,
+            None => {
+                let cookie = req.cookie(ACCESS_COOKIE).ok_or_else(|| ApiError::unauthorized("authentication required"))?;
+                // A cookie rides along on requests other sites trigger (sibling tenant subdomains
+                // are the same "site" for SameSite). Scripts of this origin can add a header;
+                // forms elsewhere cannot.
+                let safe = matches!(req.method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS);
+                if !safe && req.header("x-requested-with").is_none() {
+                    return Err(ApiError::forbidden("csrf", "cookie-authenticated changes need the X-Requested-With header"));
+                }
+                cookie
+            }
         };
         let claims = state.tokens.verify(token.trim()).ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
         if claims.tid != tenant.id {

@@ -5,6 +5,9 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 
+/// Amounts are stored as numeric(14, 2): every total must stay below this.
+pub const MAX_AMOUNT: Decimal = Decimal::from_parts(3_567_587_328, 232, 0, false, 0); // 10^12
+
 /// Why a number is not acceptable; the caller attaches the field name.
 pub type NumberError = String;
 
@@ -109,6 +112,11 @@ mod tests {
         assert_eq!(none.to_string(), "100.00");
         let (_, free) = totals([d("100.00")], d("100"));
         assert_eq!(free.to_string(), "0.00");
+    }
+
+    #[test]
+    fn max_amount_is_ten_to_the_twelfth() {
+        assert_eq!(MAX_AMOUNT, Decimal::from(1_000_000_000_000i64));
     }
 
     #[test]

@@ -47,27 +47,34 @@ pub struct TokenResponse {
 pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: LoginRequest = req.json()?;
     let email = body.email.trim().to_lowercase();
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(
-            "SELECT id, password_hash, role, active, locked_until > now() AS locked \
-             FROM users WHERE tenant_id = $1 AND email = $2 FOR UPDATE",
-            &[&tenant.id, &email],
-        )
-        .await?;
-    let Some(row) = row else {
+    if email.chars().any(char::is_control) || email.len() > 254 {
+        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
+    }
+    // Read the hash and let the connection go before hashing: a flood of logins must not hold
+    // the pool (shared by every tenant) for the ~50 ms each verification takes.
+    let found = {
+        let mut client = state.pool.get().await?;
+        let tx = tenant_transaction(&mut client, tenant.id).await?;
+        let row = tx.query_opt("SELECT id, password_hash FROM users WHERE tenant_id = $1 AND email = $2", &[&tenant.id, &email]).await?;
+        tx.commit().await?;
+        row.map(|r| (r.get::<_, Uuid>(0), r.get::<_, String>(1)))
+    };
+    let Some((user_id, stored)) = found else {
         // Same work as a real check, so timing does not reveal unknown e-mails.
         let _ = password::verify(body.password, state.dummy_password_hash.clone()).await;
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     };
-    let user_id: Uuid = row.get(0);
-    let stored: String = row.get(1);
-    let role = Role::parse(row.get(2)).ok_or_else(|| ApiError::Internal("stored role".into()))?;
-    let active: bool = row.get(3);
-    let locked: bool = row.get::<_, Option<bool>>(4).unwrap_or(false);
     let password_ok = password::verify(body.password, stored).await;
 
+    let mut client = state.pool.get().await?;
+    let tx = tenant_transaction(&mut client, tenant.id).await?;
+    // Lock the row now and re-read the lock state: concurrent failures count one by one.
+    let row = tx
+        .query_opt("SELECT role, active, coalesce(locked_until > now(), false) FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE", &[&user_id, &tenant.id])
+        .await?
+        .ok_or_else(|| ApiError::unauthorized(BAD_CREDENTIALS))?;
+    let role = Role::parse(row.get(0)).ok_or_else(|| ApiError::Internal("stored role".into()))?;
+    let (active, locked): (bool, bool) = (row.get(1), row.get(2));
     if locked || !active {
         tracing::info!(user = %user_id, locked, active, "login refused");
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
@@ -104,15 +111,24 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
         .refresh_token
         .or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned))
         .ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
+    let hash = hash_refresh_token(&token);
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
+    // Every rotation and revocation of one family runs under the family's lock, so a reuse
+    // detected while another request rotates still revokes the token that rotation creates.
+    let family: Uuid = tx
+        .query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND tenant_id = $2", &[&hash, &tenant.id])
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?
+        .get(0);
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", &[&family.to_string()]).await?;
     let row = tx
         .query_opt(
             "SELECT r.id, r.user_id, r.family_id, r.expires_at > now(), r.rotated_at IS NOT NULL OR r.revoked_at IS NOT NULL, \
                     u.role, u.active \
              FROM refresh_tokens r JOIN users u ON u.id = r.user_id AND u.tenant_id = r.tenant_id \
              WHERE r.token_hash = $1 AND r.tenant_id = $2 FOR UPDATE OF r",
-            &[&hash_refresh_token(&token), &tenant.id],
+            &[&hash, &tenant.id],
         )
         .await?
         .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?;

@@ -252,7 +252,7 @@ pub async fn delivery_routes(state: &AppState, tenant: &Tenant) -> ApiResult<Htt
             "SELECT r.id, r.delivery_date, r.region, s.order_id, o.number, s.postal_code, s.address, s.status \
              FROM delivery_routes r JOIN delivery_stops s ON s.route_id = r.id AND s.tenant_id = r.tenant_id \
              LEFT JOIN orders o ON o.id = s.order_id AND o.tenant_id = s.tenant_id \
-             WHERE r.tenant_id = $1 ORDER BY r.delivery_date, r.region, s.postal_code NULLS LAST, o.number",
+             WHERE r.tenant_id = $1 ORDER BY r.delivery_date, r.region, s.postal_code NULLS LAST, o.number LIMIT 2000",
             &[&tenant.id],
         )
         .await?;

@@ -191,6 +191,9 @@ async fn price_items(tx: &Transaction<'_>, tenant_id: Uuid, items: &[ItemInput])
             None => *base,
         };
         let total = pricing::item_total(quantity, unit_price, discount);
+        if total >= pricing::MAX_AMOUNT {
+            return Err(ApiError::invalid(f("quantity"), "the line total is too large"));
+        }
         out.push(PricedItem { product_id: item.product_id, quantity, unit_price, discount_percent: discount, total });
     }
     Ok(out)
@@ -269,16 +272,26 @@ async fn validate_header(tx: &Transaction<'_>, tenant_id: Uuid, b: &QuoteInput) 
     let notes = validate::opt_text("notes", b.notes.as_deref(), 2000)?;
     require_client(tx, tenant_id, b.client_id).await?;
     if let Some(site_id) = b.site_id {
-        let owner: Uuid = tx
-            .query_opt("SELECT client_id FROM sites WHERE id = $1 AND tenant_id = $2", &[&site_id, &tenant_id])
+        let site = tx
+            .query_opt("SELECT client_id, active FROM sites WHERE id = $1 AND tenant_id = $2", &[&site_id, &tenant_id])
             .await?
-            .ok_or_else(|| ApiError::NotFound(format!("site_id: site {site_id} not found")))?
-            .get(0);
-        if owner != b.client_id {
+            .ok_or_else(|| ApiError::NotFound(format!("site_id: site {site_id} not found")))?;
+        if site.get::<_, Uuid>(0) != b.client_id {
             return Err(ApiError::invalid("site_id", "the site belongs to another client"));
+        }
+        if !site.get::<_, bool>(1) {
+            return Err(ApiError::invalid("site_id", "the site is inactive"));
         }
     }
     Ok(Header { discount, valid_days, notes })
+}
+
+fn checked_totals(items: &[PricedItem], discount: Decimal) -> ApiResult<(Decimal, Decimal)> {
+    let (subtotal, total) = pricing::totals(items.iter().map(|i| i.total), discount);
+    if subtotal >= pricing::MAX_AMOUNT {
+        return Err(ApiError::invalid("items", "the quote total is too large"));
+    }
+    Ok((subtotal, total))
 }
 
 fn items_payload(items: &[PricedItem]) -> serde_json::Value {
@@ -296,7 +309,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let header = validate_header(&tx, tenant.id, &b).await?;
     let items = price_items(&tx, tenant.id, &b.items).await?;
-    let (subtotal, total) = pricing::totals(items.iter().map(|i| i.total), header.discount);
+    let (subtotal, total) = checked_totals(&items, header.discount)?;
     let number = outbox::next_number(&tx, tenant.id, "quote", "Q").await?;
     let id: Uuid = tx
         .query_one(
@@ -335,7 +348,7 @@ pub async fn replace(state: &AppState, tenant: &Tenant, id: Uuid, req: &Req) -> 
     }
     let header = validate_header(&tx, tenant.id, &b).await?;
     let items = price_items(&tx, tenant.id, &b.items).await?;
-    let (subtotal, total) = pricing::totals(items.iter().map(|i| i.total), header.discount);
+    let (subtotal, total) = checked_totals(&items, header.discount)?;
     tx.execute(
         "UPDATE quotes SET client_id = $3, site_id = $4, discount_percent = $5, valid_days = $6, notes = $7, subtotal = $8, total = $9, \
          updated_at = now() WHERE id = $1 AND tenant_id = $2",

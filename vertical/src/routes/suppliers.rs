@@ -226,35 +226,53 @@ pub async fn set_price(state: &AppState, tenant: &Tenant, who: &Principal, suppl
         .query_opt("SELECT code, name FROM products WHERE id = $1 AND tenant_id = $2", &[&b.product_id, &tenant.id])
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("product_id: product {} not found", b.product_id)))?;
-    let old: Option<Decimal> = tx
-        .query_opt(
-            "SELECT price FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3 FOR UPDATE",
-            &[&tenant.id, &supplier_id, &b.product_id],
+    // Create-or-lock the row first, so concurrent first prices queue and each sees its predecessor.
+    let created = tx
+        .execute(
+            "INSERT INTO supplier_prices (tenant_id, supplier_id, product_id, price, valid_from) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, supplier_id, product_id) DO NOTHING",
+            &[&tenant.id, &supplier_id, &b.product_id, &price, &valid_from],
         )
         .await?
-        .map(|r| r.get(0));
-    let row = tx
-        .query_one(
-            "INSERT INTO supplier_prices (tenant_id, supplier_id, product_id, price, valid_from) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (tenant_id, supplier_id, product_id) DO UPDATE SET price = excluded.price, valid_from = excluded.valid_from, updated_at = now() \
-             RETURNING updated_at",
+        == 1;
+    let old: Option<Decimal> = if created {
+        None
+    } else {
+        let old: Decimal = tx
+            .query_one(
+                "SELECT price FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3 FOR UPDATE",
+                &[&tenant.id, &supplier_id, &b.product_id],
+            )
+            .await?
+            .get(0);
+        tx.execute(
+            "UPDATE supplier_prices SET price = $4, valid_from = $5, updated_at = now() WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3",
             &[&tenant.id, &supplier_id, &b.product_id, &price, &valid_from],
         )
         .await?;
-    tx.execute(
-        "INSERT INTO price_history (tenant_id, product_id, supplier_id, old_price, new_price, valid_from) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&tenant.id, &b.product_id, &supplier_id, &old, &price, &valid_from],
-    )
-    .await?;
-    outbox::record(
-        &tx,
-        tenant.id,
-        Aggregate::Supplier,
-        supplier_id,
-        "supplier_price_changed",
-        j!({ "supplier_id": supplier_id, "product_id": b.product_id, "old_price": old, "new_price": price, "valid_from": valid_from }),
-    )
-    .await?;
+        Some(old)
+    };
+    let updated_at: DateTime<Utc> = tx
+        .query_one("SELECT updated_at FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3", &[&tenant.id, &supplier_id, &b.product_id])
+        .await?
+        .get(0);
+    // Only a change is history (and news for the engines).
+    if old != Some(price) {
+        tx.execute(
+            "INSERT INTO price_history (tenant_id, product_id, supplier_id, old_price, new_price, valid_from) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&tenant.id, &b.product_id, &supplier_id, &old, &price, &valid_from],
+        )
+        .await?;
+        outbox::record(
+            &tx,
+            tenant.id,
+            Aggregate::Supplier,
+            supplier_id,
+            "supplier_price_changed",
+            j!({ "supplier_id": supplier_id, "product_id": b.product_id, "old_price": old, "new_price": price, "valid_from": valid_from }),
+        )
+        .await?;
+    }
     tx.commit().await?;
     let view = SupplierPrice {
         supplier_id,
@@ -264,7 +282,7 @@ pub async fn set_price(state: &AppState, tenant: &Tenant, who: &Principal, suppl
         price,
         previous_price: old,
         valid_from,
-        updated_at: row.get(0),
+        updated_at,
     };
     Ok(json(StatusCode::CREATED, &view))
 }

@@ -79,12 +79,10 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
     let body: CreateUser = req.json()?;
     let email = Email::parse(&body.email).map_err(|m| ApiError::invalid("email", format!("email {m}")))?;
     let password = NewPassword::parse(&body.password).map_err(|m| ApiError::invalid("password", format!("password {m}")))?;
-    if body.name.len() > 200 {
-        return Err(ApiError::invalid("name", "name must be at most 200 characters"));
-    }
+    let name = crate::validate::opt_text("name", Some(&body.name), 200)?.unwrap_or_default();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let user = insert_user(&tx, tenant.id, &email, body.name.trim(), &password, body.role).await?;
+    let user = insert_user(&tx, tenant.id, &email, &name, &password, body.role).await?;
     tx.commit().await?;
     tracing::info!(user = %user.id, role = user.role.as_str(), "user created");
     Ok(json(StatusCode::CREATED, &user))
@@ -123,6 +121,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     if id == who.user_id && (body.active == Some(false) || body.role == Some(Role::Seller)) {
         return Err(ApiError::conflict("self_lockout", "you cannot deactivate or demote yourself; ask another admin"));
     }
+    let name = body.name.as_deref().map(|n| crate::validate::opt_text("name", Some(n), 200).map(Option::unwrap_or_default)).transpose()?;
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let row = tx
@@ -131,7 +130,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
                 "UPDATE users SET name = coalesce($3, name), role = coalesce($4, role), active = coalesce($5, active), updated_at = now() \
                  WHERE id = $1 AND tenant_id = $2 RETURNING {USER_COLUMNS}"
             ),
-            &[&id, &tenant.id, &body.name, &body.role.map(Role::as_str), &body.active],
+            &[&id, &tenant.id, &name, &body.role.map(Role::as_str), &body.active],
         )
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;

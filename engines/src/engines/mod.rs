@@ -1,0 +1,132 @@
+//! The five engines. Each event is applied in one Postgres transaction bound to the event's
+//! tenant: for every engine that handles the event type, a `processed_events` row (engine,
+//! event_id) is inserted first, and the effect is applied only if that row is new — so a
+//! redelivered event changes nothing, and effect and dedupe record commit together.
+
+pub mod delivery;
+pub mod facts;
+pub mod replenishment;
+pub mod sales;
+pub mod stock;
+pub mod supplier_price;
+
+use infra::db::Transaction;
+use infra::EventEnvelope;
+use serde::de::DeserializeOwned;
+
+/// The newest payload version these engines understand; newer events are skipped, not failed.
+pub const SUPPORTED_VERSION: i32 = 1;
+
+/// Every event type the vertical emits (others are unknown: skipped and logged).
+pub const KNOWN_EVENT_TYPES: &[&str] = &[
+    "quote_created", "quote_sent", "quote_approved", "quote_converted", "order_created", "order_status_changed",
+    "sale_recorded", "stock_received", "stock_adjusted", "supplier_price_changed", "product_price_changed",
+];
+
+/// Why applying an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("database: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("database: {0}")]
+    Infra(#[from] infra::db::DbError),
+    #[error("database pool: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// The payload cannot be what the event type promises: retrying will not help.
+    #[error("bad payload: {0}")]
+    Payload(String),
+}
+
+impl EngineError {
+    /// Permanent failures go to the dead-letter stream at once instead of being retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Payload(_))
+    }
+}
+
+/// The engines, applied in this order (stock first: it records the sale facts the others read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Stock,
+    Sales,
+    Replenishment,
+    SupplierPrice,
+    Delivery,
+}
+
+pub const ALL: [Engine; 5] = [Engine::Stock, Engine::Sales, Engine::Replenishment, Engine::SupplierPrice, Engine::Delivery];
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stock => "stock",
+            Self::Sales => "sales",
+            Self::Replenishment => "replenishment",
+            Self::SupplierPrice => "supplier_price",
+            Self::Delivery => "delivery",
+        }
+    }
+
+    pub fn handles(self, event_type: &str) -> bool {
+        match self {
+            Self::Stock => matches!(event_type, "sale_recorded" | "stock_received" | "stock_adjusted"),
+            Self::Sales => event_type == "sale_recorded",
+            Self::Replenishment => matches!(event_type, "sale_recorded" | "stock_received" | "stock_adjusted" | "supplier_price_changed"),
+            Self::SupplierPrice => event_type == "supplier_price_changed",
+            Self::Delivery => event_type == "order_status_changed",
+        }
+    }
+
+    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
+        match self {
+            Self::Stock => stock::apply(tx, event).await,
+            Self::Sales => sales::apply(tx, event).await,
+            Self::Replenishment => replenishment::apply(tx, event).await,
+            Self::SupplierPrice => supplier_price::apply(tx, event).await,
+            Self::Delivery => delivery::apply(tx, event).await,
+        }
+    }
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// At least one engine applied its effect.
+    Applied,
+    /// Every engine had already processed it (a redelivery).
+    Duplicate,
+    /// Known type that no engine needs, e.g. `quote_sent`.
+    Ignored,
+    /// Unknown type or a newer version: acknowledged without effect.
+    Skipped,
+}
+
+/// Applies one event exactly once per engine.
+pub async fn process(pool: &deadpool_postgres::Pool, event: &EventEnvelope) -> Result<Outcome, EngineError> {
+    if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
+        return Ok(Outcome::Skipped);
+    }
+    let engines: Vec<Engine> = ALL.into_iter().filter(|e| e.handles(&event.event_type)).collect();
+    if engines.is_empty() {
+        return Ok(Outcome::Ignored);
+    }
+    let mut client = pool.get().await?;
+    let tx = infra::db::tenant_transaction(&mut client, event.tenant_id).await?;
+    let mark = tx
+        .prepare_cached("INSERT INTO processed_events (tenant_id, engine, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .await?;
+    let mut applied = false;
+    for engine in engines {
+        if tx.execute(&mark, &[&event.tenant_id, &engine.name(), &event.event_id]).await? == 1 {
+            engine.apply(&tx, event).await?;
+            applied = true;
+        }
+    }
+    tx.commit().await?;
+    Ok(if applied { Outcome::Applied } else { Outcome::Duplicate })
+}
+
+/// Reads a typed payload; a mismatch is a permanent error.
+pub fn payload<T: DeserializeOwned>(event: &EventEnvelope) -> Result<T, EngineError> {
+    serde_json::from_value(event.payload.clone()).map_err(|e| EngineError::Payload(format!("{} payload: {e}", event.event_type)))
+}

@@ -1,0 +1,235 @@
+//! The worker: a member of the `engines` consumer group that applies each event exactly once in
+//! effect (see [`crate::engines::process`]), acknowledges it after the commit, reclaims messages
+//! other workers left pending, and dead-letters what keeps failing.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use redis::aio::ConnectionManager;
+use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamRangeReply, StreamReadReply};
+use tokio::sync::watch;
+
+use crate::engines::{self, Outcome};
+use crate::metrics::Metrics;
+use infra::bus::{envelope, ensure_group, FIELD_DELIVERIES, FIELD_EVENT, FIELD_REASON, FIELD_SOURCE_ID, FIELD_TYPE};
+use infra::Settings;
+
+/// Entries per read.
+const READ_COUNT: usize = 64;
+
+pub struct EventWorker {
+    settings: Arc<Settings>,
+    pool: deadpool_postgres::Pool,
+    /// For acks, claims and dead letters.
+    redis: ConnectionManager,
+    /// Only for the blocking XREADGROUP, which would hold up other commands on a shared
+    /// multiplexed connection.
+    reader: ConnectionManager,
+    metrics: Arc<Metrics>,
+    consumer: String,
+    /// Last failure per entry, so a dead letter says why.
+    last_errors: HashMap<String, String>,
+}
+
+impl EventWorker {
+    pub fn new(settings: Arc<Settings>, pool: deadpool_postgres::Pool, redis: ConnectionManager, reader: ConnectionManager, metrics: Arc<Metrics>) -> Self {
+        Self { settings, pool, redis, reader, metrics, consumer: crate::instance_name(), last_errors: HashMap::new() }
+    }
+
+    pub fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
+    /// Reads and applies events until `shutdown`; entries already read are finished and
+    /// acknowledged before it returns.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let engines = &self.settings.engines;
+        let claim_every = Duration::from_millis((engines.claim_idle_ms / 2).clamp(50, 5000));
+        let mut last_claim = Instant::now() - claim_every;
+        let mut watchdog = crate::systemd::Watchdog::from_env();
+        let mut ready = false;
+        let mut backoff = Duration::from_millis(100);
+        while !*shutdown.borrow() {
+            watchdog.tick();
+            if !ready {
+                match ensure_group(&mut self.redis, &self.settings.engines).await {
+                    Ok(()) => {
+                        ready = true;
+                        crate::systemd::ready();
+                        tracing::info!(consumer = %self.consumer, stream = %self.settings.engines.stream, "worker ready");
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot create the consumer group yet");
+                        tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = shutdown.changed() => break }
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                }
+            }
+            if last_claim.elapsed() >= claim_every {
+                if let Err(e) = self.reclaim().await {
+                    tracing::warn!(error = %e, "reclaiming pending messages failed");
+                }
+                last_claim = Instant::now();
+            }
+            let read = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&self.settings.engines.group)
+                .arg(&self.consumer)
+                .arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("BLOCK")
+                .arg(1000)
+                .arg("STREAMS")
+                .arg(&self.settings.engines.stream)
+                .arg(">")
+                .to_owned();
+            let reply: redis::RedisResult<Option<StreamReadReply>> = tokio::select! {
+                r = read.query_async(&mut self.reader) => r,
+                _ = shutdown.changed() => break,
+            };
+            match reply {
+                Ok(Some(reply)) => {
+                    backoff = Duration::from_millis(100);
+                    for key in reply.keys {
+                        for entry in key.ids {
+                            self.handle(&entry, 1).await;
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    if e.code() == Some("NOGROUP") {
+                        ready = false; // the stream was deleted: recreate the group
+                    }
+                    tracing::warn!(error = %e, "reading the stream failed; retrying");
+                    tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = shutdown.changed() => break }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        crate::systemd::stopping();
+        tracing::info!(consumer = %self.consumer, "worker stopped");
+    }
+
+    /// Applies one entry; acknowledges it unless it failed transiently.
+    async fn handle(&mut self, entry: &StreamId, deliveries: usize) {
+        let event = match envelope(entry) {
+            Ok(e) => e,
+            Err(reason) => {
+                tracing::error!(id = %entry.id, %reason, "malformed entry: dead-lettering");
+                self.dead_letter(entry, &reason, deliveries).await;
+                return;
+            }
+        };
+        let started = Instant::now();
+        let span = tracing::info_span!("event", tenant = %event.tenant_id, request_id = %event.event_id, event_type = %event.event_type);
+        let _guard = span.enter();
+        let result = engines::process(&self.pool, &event).await;
+        self.metrics.event_seconds.observe(started.elapsed().as_secs_f64());
+        match result {
+            Ok(outcome) => {
+                let label = match outcome {
+                    Outcome::Applied => "applied",
+                    Outcome::Duplicate => "duplicate",
+                    Outcome::Ignored => "ignored",
+                    Outcome::Skipped => {
+                        tracing::warn!(version = event.version, "unknown event type or newer version: skipped");
+                        "skipped"
+                    }
+                };
+                self.metrics.events.with_label_values(&[label]).inc();
+                self.ack(&entry.id).await;
+            }
+            Err(e) if e.is_permanent() => {
+                tracing::error!(error = %e, "event can never apply: dead-lettering");
+                self.dead_letter(entry, &e.to_string(), deliveries).await;
+            }
+            Err(e) => {
+                self.metrics.events.with_label_values(&["failed"]).inc();
+                tracing::warn!(error = %e, "event failed; it stays pending and will be retried");
+                self.last_errors.insert(entry.id.clone(), e.to_string());
+            }
+        }
+    }
+
+    async fn ack(&mut self, id: &str) {
+        let acked: redis::RedisResult<u64> =
+            redis::cmd("XACK").arg(&self.settings.engines.stream).arg(&self.settings.engines.group).arg(id).query_async(&mut self.redis).await;
+        if let Err(e) = acked {
+            // Unacknowledged means redelivered later: a duplicate, which is a no-op.
+            tracing::warn!(id, error = %e, "ack failed");
+        }
+        self.last_errors.remove(id);
+    }
+
+    /// Copies the entry to the dead-letter stream *then* acknowledges it: a crash in between
+    /// duplicates the dead letter instead of losing the event.
+    async fn dead_letter(&mut self, entry: &StreamId, reason: &str, deliveries: usize) {
+        let raw: String = entry.get(FIELD_EVENT).unwrap_or_default();
+        let event_type: String = entry.get(FIELD_TYPE).unwrap_or_default();
+        let added: redis::RedisResult<String> = redis::cmd("XADD")
+            .arg(&self.settings.engines.dlq_stream)
+            .arg("*")
+            .arg(FIELD_EVENT)
+            .arg(raw)
+            .arg(FIELD_TYPE)
+            .arg(event_type)
+            .arg(FIELD_REASON)
+            .arg(reason)
+            .arg(FIELD_SOURCE_ID)
+            .arg(&entry.id)
+            .arg(FIELD_DELIVERIES)
+            .arg(deliveries)
+            .query_async(&mut self.redis)
+            .await;
+        match added {
+            Ok(_) => {
+                self.metrics.events.with_label_values(&["dead_lettered"]).inc();
+                self.ack(&entry.id).await;
+            }
+            Err(e) => tracing::error!(id = %entry.id, error = %e, "dead-lettering failed; the entry stays pending"),
+        }
+    }
+
+    /// Dead-letters entries delivered `max_deliveries` times, then claims the rest of the
+    /// entries idle longer than `claim_idle_ms` (their worker died or failed) and retries them.
+    async fn reclaim(&mut self) -> redis::RedisResult<()> {
+        let e = &self.settings.engines;
+        let (stream, group, idle, max) = (e.stream.clone(), e.group.clone(), e.claim_idle_ms, e.max_deliveries as usize);
+        let pending: StreamPendingCountReply =
+            redis::cmd("XPENDING").arg(&stream).arg(&group).arg("IDLE").arg(idle).arg("-").arg("+").arg(100).query_async(&mut self.redis).await?;
+        for p in pending.ids.iter().filter(|p| p.times_delivered >= max) {
+            let range: StreamRangeReply = redis::cmd("XRANGE").arg(&stream).arg(&p.id).arg(&p.id).query_async(&mut self.redis).await?;
+            let reason = self.last_errors.get(&p.id).cloned().unwrap_or_else(|| "failed on another worker".into());
+            let reason = format!("failed {} deliveries; last error: {reason}", p.times_delivered);
+            match range.ids.first() {
+                Some(entry) => {
+                    tracing::error!(id = %p.id, %reason, "dead-lettering");
+                    let entry = entry.clone();
+                    self.dead_letter(&entry, &reason, p.times_delivered).await;
+                }
+                None => self.ack(&p.id).await, // trimmed away: nothing left to retry
+            }
+        }
+        let claimed: StreamAutoClaimReply = redis::cmd("XAUTOCLAIM")
+            .arg(&stream)
+            .arg(&group)
+            .arg(&self.consumer)
+            .arg(idle)
+            .arg("0-0")
+            .arg("COUNT")
+            .arg(100)
+            .query_async(&mut self.redis)
+            .await?;
+        if !claimed.claimed.is_empty() {
+            tracing::info!(count = claimed.claimed.len(), "reclaimed pending entries");
+        }
+        for entry in claimed.claimed {
+            let deliveries = pending.ids.iter().find(|p| p.id == entry.id).map_or(2, |p| p.times_delivered + 1);
+            self.handle(&entry, deliveries).await;
+        }
+        Ok(())
+    }
+}
