@@ -41,6 +41,11 @@ impl EventWorker {
         &self.consumer
     }
 
+    /// Overrides the consumer name (`<host>-<pid>` by default; in-process tests run several).
+    pub fn rename(&mut self, consumer: &str) {
+        self.consumer = consumer.to_owned();
+    }
+
     /// Reads and applies events until `shutdown`; entries already read are finished and
     /// acknowledged before it returns.
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {

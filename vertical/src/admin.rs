@@ -89,6 +89,46 @@ pub struct TenantSummary {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// `basecommerce events status`.
+#[derive(Debug, Serialize)]
+pub struct EventsStatus {
+    pub stream: infra::bus::StreamStatus,
+    pub relay_leader: Option<RelayLeader>,
+    /// Outbox rows the relay has not published yet (-1 when unknown).
+    pub outbox_unpublished: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RelayLeader {
+    pub name: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+/// One entry of the dead-letter stream.
+#[derive(Debug, Serialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub event_type: String,
+    pub reason: String,
+    pub source_id: String,
+    pub deliveries: String,
+    pub event: serde_json::Value,
+}
+
+impl DeadLetter {
+    fn from_entry(e: &redis::streams::StreamId) -> Self {
+        let field = |k: &str| e.get::<String>(k).unwrap_or_default();
+        Self {
+            id: e.id.clone(),
+            event_type: field(infra::bus::FIELD_TYPE),
+            reason: field(infra::bus::FIELD_REASON),
+            source_id: field(infra::bus::FIELD_SOURCE_ID),
+            deliveries: field(infra::bus::FIELD_DELIVERIES),
+            event: serde_json::from_str(&field(infra::bus::FIELD_EVENT)).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
 /// The result of a tenant change: the tenant, and whether caches were told.
 #[derive(Debug, Serialize)]
 pub struct TenantChange {
@@ -193,6 +233,77 @@ impl Admin {
         let user = insert_user(&tx, tenant_id, email, name, password, role).await?;
         tx.commit().await?;
         Ok(user)
+    }
+
+    async fn redis(&self) -> Result<redis::aio::ConnectionManager, AdminError> {
+        let url = self.settings.require_redis_url()?;
+        infra::redis::connect(url).await.map_err(|e| AdminError::Unavailable(format!("redis: {e}")))
+    }
+
+    /// The event bus at a glance: stream length, group lag, pending, dead letters, relay leader.
+    pub async fn events_status(&self) -> Result<EventsStatus, AdminError> {
+        let mut redis = self.redis().await?;
+        let stream = infra::bus::status(&mut redis, &self.settings.engines).await.map_err(|e| AdminError::Unavailable(format!("redis: {e}")))?;
+        let client = self.pool.get().await?;
+        let leader = client
+            .query_opt(
+                "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                 WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::int8 << 32) | l.objid::int8) = $1",
+                &[&infra::bus::RELAY_LOCK_KEY],
+            )
+            .await?
+            .map(|r| RelayLeader { name: r.get(0), since: r.get(1) });
+        let unpublished: i64 = client.query_one("SELECT count(*) FROM event_outbox WHERE published_at IS NULL", &[]).await.map(|r| r.get(0)).unwrap_or(-1);
+        Ok(EventsStatus { stream, relay_leader: leader, outbox_unpublished: unpublished })
+    }
+
+    /// Dead letters, oldest first.
+    pub async fn dlq_list(&self, limit: usize) -> Result<Vec<DeadLetter>, AdminError> {
+        let mut redis = self.redis().await?;
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.settings.engines.dlq_stream)
+            .arg("-")
+            .arg("+")
+            .arg("COUNT")
+            .arg(limit)
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| AdminError::Unavailable(format!("redis: {e}")))?;
+        Ok(reply.ids.iter().map(DeadLetter::from_entry).collect())
+    }
+
+    /// Puts dead letters back on the main stream (after the cause was fixed) and removes them
+    /// from the dead-letter stream. Added before deleted: a crash replays twice, never zero times
+    /// (the engines deduplicate).
+    pub async fn dlq_replay(&self, id: Option<&str>) -> Result<Vec<String>, AdminError> {
+        let mut redis = self.redis().await?;
+        let e = &self.settings.engines;
+        let (start, end) = match id {
+            Some(id) => (id.to_owned(), id.to_owned()),
+            None => ("-".to_owned(), "+".to_owned()),
+        };
+        let reply: redis::streams::StreamRangeReply =
+            redis::cmd("XRANGE").arg(&e.dlq_stream).arg(&start).arg(&end).query_async(&mut redis).await.map_err(|e| AdminError::Unavailable(format!("redis: {e}")))?;
+        if reply.ids.is_empty() {
+            return Err(AdminError::NotFound(match id {
+                Some(id) => format!("no dead letter {id}"),
+                None => "the dead-letter stream is empty".into(),
+            }));
+        }
+        let mut replayed = Vec::new();
+        for entry in &reply.ids {
+            let event: String = entry.get(infra::bus::FIELD_EVENT).unwrap_or_default();
+            let event_type: String = entry.get(infra::bus::FIELD_TYPE).unwrap_or_default();
+            let result: redis::RedisResult<()> = async {
+                redis::cmd("XADD").arg(&e.stream).arg("*").arg(infra::bus::FIELD_EVENT).arg(&event).arg(infra::bus::FIELD_TYPE).arg(&event_type).query_async::<String>(&mut redis).await?;
+                redis::cmd("XDEL").arg(&e.dlq_stream).arg(&entry.id).query_async::<u64>(&mut redis).await?;
+                Ok(())
+            }
+            .await;
+            result.map_err(|err| AdminError::Unavailable(format!("redis: {err}")))?;
+            replayed.push(entry.id.clone());
+        }
+        Ok(replayed)
     }
 
     /// Publishes the tenant change; a Redis outage is reported, not fatal (caches expire anyway).

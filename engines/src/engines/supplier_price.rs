@@ -38,6 +38,18 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
             .await?;
         }
     }
+    // Compare with alternatives only while this is still the supplier's price: a stale event
+    // would alert about a price nobody pays any more (the newer event judges the newer price).
+    let current: Option<Decimal> = tx
+        .query_opt(
+            "SELECT price FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3",
+            &[&tenant, &c.supplier_id, &c.product_id],
+        )
+        .await?
+        .map(|r| r.get(0));
+    if current != Some(c.new_price) {
+        return Ok(());
+    }
     let cheapest = tx
         .query_opt(
             "SELECT sp.supplier_id, sp.price FROM supplier_prices sp JOIN suppliers s ON s.id = sp.supplier_id AND s.tenant_id = sp.tenant_id \

@@ -34,6 +34,36 @@ enum Command {
     /// Manage users of a tenant.
     #[command(subcommand)]
     User(UserCmd),
+    /// The event bus.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// The dead-letter stream.
+    #[command(subcommand)]
+    Dlq(DlqCmd),
+}
+
+#[derive(Subcommand)]
+enum EventsCmd {
+    /// Stream length, group lag, pending, dead letters, relay leader, unpublished outbox rows.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum DlqCmd {
+    /// List dead letters (oldest first).
+    List {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Re-drive dead letters onto the main stream once their cause is fixed.
+    Replay {
+        /// The dead letter's id (see `dlq list`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Replay every dead letter.
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -148,6 +178,41 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
         Command::Tenant(TenantCmd::Resume { slug }) => {
             let change = admin.set_status(&parse_slug(&slug)?, TenantStatus::Active).await?;
             report_change(json, "resumed", &change, None);
+        }
+        Command::Events(EventsCmd::Status) => {
+            let s = admin.events_status().await?;
+            if json {
+                print_json(&s);
+            } else {
+                let st = &s.stream;
+                let lag = st.lag.map_or("?".to_string(), |l| l.to_string());
+                let leader = s.relay_leader.as_ref().map_or("none".to_string(), |l| format!("{} (since {})", l.name, l.since.format("%Y-%m-%d %H:%M:%S")));
+                let rows = vec![
+                    vec!["stream".into(), format!("{} ({} entries)", st.stream, st.length)],
+                    vec!["group".into(), format!("{}: lag {lag}, pending {}, consumers {}", st.group, st.pending, st.consumers)],
+                    vec!["dead letters".into(), format!("{} ({} entries)", st.dlq, st.dlq_length)],
+                    vec!["relay leader".into(), leader],
+                    vec!["outbox unpublished".into(), s.outbox_unpublished.to_string()],
+                ];
+                print_table(&["WHAT", "STATE"], &rows);
+            }
+        }
+        Command::Dlq(DlqCmd::List { limit }) => {
+            let letters = admin.dlq_list(limit).await?;
+            if json {
+                print_json(&letters);
+            } else {
+                let rows: Vec<Vec<String>> = letters.iter().map(|d| vec![d.id.clone(), d.event_type.clone(), d.deliveries.clone(), d.reason.clone()]).collect();
+                print_table(&["ID", "TYPE", "DELIVERIES", "REASON"], &rows);
+            }
+        }
+        Command::Dlq(DlqCmd::Replay { id, all }) => {
+            let replayed = admin.dlq_replay(if all { None } else { id.as_deref() }).await?;
+            if json {
+                print_json(&serde_json::json!({ "replayed": replayed }));
+            } else {
+                println!("replayed {} dead letter(s) onto {}", replayed.len(), "the main stream");
+            }
         }
         Command::User(UserCmd::Create { slug, email, role, name, password_file }) => {
             let slug = parse_slug(&slug)?;

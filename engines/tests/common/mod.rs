@@ -1,0 +1,109 @@
+//! Relay and workers for tests: in-process (library) or as the real binary (for SIGKILL).
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use engines::metrics::Metrics;
+use engines::relay::OutboxRelay;
+use engines::worker::EventWorker;
+use stack::Stack;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// In-process relay and worker(s) sharing one stop switch.
+pub struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub async fn start(stack: &Stack, workers: usize, relay: bool) -> Self {
+        let settings = Arc::new(stack.settings.clone());
+        let (stop, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let url = settings.redis.url.clone().unwrap();
+        if relay {
+            let redis = infra::redis::connect(&url).await.unwrap();
+            tasks.push(tokio::spawn(OutboxRelay::new(settings.clone(), redis, Metrics::new()).run(rx.clone())));
+        }
+        for _ in 0..workers {
+            let pool = infra::db::pool(settings.require_engines_database_url().unwrap(), &settings.database, 4).unwrap();
+            let redis = infra::redis::connect(&url).await.unwrap();
+            let reader = infra::redis::connect(&url).await.unwrap();
+            let mut w = EventWorker::new(settings.clone(), pool, redis, reader, Metrics::new());
+            // Several in-process workers share a pid: give each its own consumer name.
+            w.rename(&format!("{}-{}", w.consumer(), uuid::Uuid::new_v4().simple()));
+            tasks.push(tokio::spawn(w.run(rx.clone())));
+        }
+        Self { stop, tasks }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+        }
+    }
+}
+
+/// The real `basecommerce-engines` binary.
+pub struct Process {
+    pub child: Child,
+}
+
+impl Process {
+    pub fn spawn(stack: &Stack, role: &str) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_basecommerce-engines"))
+            .arg(role)
+            .envs(stack.env())
+            .env("BASECOMMERCE_LOG__LEVEL", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        Self { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = Command::new("kill").args(["-9", &self.child.id().to_string()]).status();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM and the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Count of a query's single bigint result.
+pub async fn count(db: &tokio_postgres::Client, sql: &str) -> i64 {
+    db.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+pub async fn xadd_raw(stack: &Stack, fields: &[(&str, &str)]) -> String {
+    let mut conn = infra::redis::connect(stack.settings.redis.url.as_ref().unwrap()).await.unwrap();
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&stack.settings.engines.stream).arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.query_async(&mut conn).await.unwrap()
+}
+
+pub async fn redis_conn(stack: &Stack) -> redis::aio::ConnectionManager {
+    infra::redis::connect(stack.settings.redis.url.as_ref().unwrap()).await.unwrap()
+}

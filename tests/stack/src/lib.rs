@@ -1,0 +1,201 @@
+//! A whole backend for cross-service tests: a migrated database, a running vertical on port 0,
+//! tenants created like the admin CLI does, settings for the engines with a stream of their
+//! own (so tests sharing one Redis never see each other's events), and a small API client.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use basecommerce_vertical::admin::Admin;
+use basecommerce_vertical::domain::user::{Email, NewPassword};
+use basecommerce_vertical::startup::Application;
+use harness::{Services, TestDatabase};
+use infra::{Secret, Settings, TenantSlug};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A vertical plus the settings every service of the test shares.
+pub struct Stack {
+    pub settings: Settings,
+    pub db: TestDatabase,
+    pub vertical: SocketAddr,
+    pub http: reqwest::Client,
+    pub redis_url: String,
+}
+
+impl Stack {
+    /// On the binary's shared servers.
+    pub async fn start() -> Self {
+        Self::start_on(harness::services()).await
+    }
+
+    /// On the given servers (dedicated ones for restart tests).
+    pub async fn start_on(services: &Services) -> Self {
+        infra::telemetry::install_crypto_provider();
+        let db = services.create_database();
+        let tag = uuid::Uuid::new_v4().simple().to_string();
+        let mut s = Settings::default();
+        s.database.url = Some(Secret::new(db.app_url.clone()));
+        s.database.migrate_url = Some(Secret::new(db.owner_url.clone()));
+        s.database.pool_size = 8;
+        s.engines.database_url = Some(Secret::new(db.engines_url.clone()));
+        s.redis.url = Some(Secret::new(services.redis_url()));
+        s.auth.jwt_secret = Some(Secret::new(random_hex(32)));
+        s.edge.secret = Some(Secret::new(random_hex(32)));
+        s.vertical.listen = "127.0.0.1:0".parse().unwrap();
+        s.vertical.secure_cookies = false;
+        s.engines.stream = format!("events:{tag}");
+        s.engines.dlq_stream = format!("dlq:{tag}");
+        s.engines.claim_idle_ms = 300;
+        s.engines.poll_interval_ms = 200;
+        s.engines.worker_health_listen = "127.0.0.1:0".parse().unwrap();
+        s.engines.relay_health_listen = "127.0.0.1:0".parse().unwrap();
+        s.validate().expect("valid test settings");
+        Admin::new(s.clone()).unwrap().migrate().await.expect("migrations");
+        let app = Application::build(s.clone()).await.expect("vertical builds");
+        let vertical = app.local_addr();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Self { redis_url: services.redis_url(), settings: s, db, vertical, http: reqwest::Client::new() }
+    }
+
+    pub fn admin(&self) -> Admin {
+        Admin::new(self.settings.clone()).unwrap()
+    }
+
+    /// Creates a tenant with admin `admin@<slug>.test` and returns an API session for it.
+    pub async fn tenant(&self, slug: &str) -> Session {
+        let email = format!("admin@{slug}.test");
+        let change = self
+            .admin()
+            .create_tenant(&TenantSlug::parse(slug).unwrap(), slug, Some((Email::parse(&email).unwrap(), NewPassword::parse(PASSWORD).unwrap())))
+            .await
+            .unwrap();
+        let mut session = Session { base: format!("http://{}", self.vertical), http: self.http.clone(), slug: slug.into(), token: String::new(), edge: self.settings.edge.secret.clone().unwrap().expose().to_owned(), tenant_id: change.tenant.id };
+        let (s, login) = session.call(Method::POST, "/auth/login", Some(json!({"email": email, "password": PASSWORD}))).await;
+        assert_eq!(s, StatusCode::OK, "{login}");
+        session.token = login["access_token"].as_str().unwrap().to_owned();
+        session
+    }
+
+    /// Superuser connection to the test database (sees every tenant's rows).
+    pub async fn superuser(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.db.superuser_url, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+
+    /// Environment that configures a `basecommerce-*` process exactly like these settings.
+    pub fn env(&self) -> Vec<(String, String)> {
+        let s = &self.settings;
+        let e = &s.engines;
+        vec![
+            ("BASECOMMERCE_DATABASE__URL".into(), s.database.url.as_ref().unwrap().expose().into()),
+            ("BASECOMMERCE_ENGINES__DATABASE_URL".into(), e.database_url.as_ref().unwrap().expose().into()),
+            ("BASECOMMERCE_REDIS__URL".into(), s.redis.url.as_ref().unwrap().expose().into()),
+            ("BASECOMMERCE_ENGINES__STREAM".into(), e.stream.clone()),
+            ("BASECOMMERCE_ENGINES__DLQ_STREAM".into(), e.dlq_stream.clone()),
+            ("BASECOMMERCE_ENGINES__CLAIM_IDLE_MS".into(), e.claim_idle_ms.to_string()),
+            ("BASECOMMERCE_ENGINES__POLL_INTERVAL_MS".into(), e.poll_interval_ms.to_string()),
+            ("BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN".into(), "127.0.0.1:0".into()),
+            ("BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN".into(), "127.0.0.1:0".into()),
+            ("BASECOMMERCE_DATABASE__MIGRATE_URL".into(), s.database.migrate_url.as_ref().unwrap().expose().into()),
+            ("BASECOMMERCE_AUTH__JWT_SECRET".into(), s.auth.jwt_secret.as_ref().unwrap().expose().into()),
+            ("BASECOMMERCE_LOG__FORMAT".into(), "json".into()),
+        ]
+    }
+}
+
+/// An authenticated API client of one tenant, calling the vertical as the proxy would.
+#[derive(Clone)]
+pub struct Session {
+    base: String,
+    http: reqwest::Client,
+    pub slug: String,
+    pub token: String,
+    edge: String,
+    pub tenant_id: uuid::Uuid,
+}
+
+impl Session {
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base)).header("x-basecommerce-edge", &self.edge).header("x-tenant-slug", &self.slug);
+        if !self.token.is_empty() {
+            rb = rb.bearer_auth(&self.token);
+        }
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// POSTs and expects 200/201; returns the body.
+    pub async fn post(&self, path: &str, body: Value) -> Value {
+        let (s, b) = self.call(Method::POST, path, Some(body)).await;
+        assert!(s.is_success(), "POST {path}: {s} {b}");
+        b
+    }
+
+    pub async fn product(&self, code: &str, price: &str) -> String {
+        self.post("/api/v1/products", json!({"code": code, "name": code, "unit": "UN", "base_price": price})).await["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A client with a site in `city`/`postal_code`; returns (client, site).
+    pub async fn client_with_site(&self, document: &str, city: &str, postal_code: &str) -> (String, String) {
+        let c = self.post("/api/v1/clients", json!({"kind": "company", "name": format!("Client {document}"), "document": document})).await;
+        let cid = c["id"].as_str().unwrap().to_owned();
+        let s = self.post("/api/v1/sites", json!({"client_id": cid, "name": "Obra", "city": city, "postal_code": postal_code})).await;
+        (cid, s["id"].as_str().unwrap().to_owned())
+    }
+
+    /// Quote → send → approve → order; returns the order id.
+    pub async fn order(&self, client: &str, site: &str, items: &[(&str, &str)]) -> String {
+        let items: Vec<Value> = items.iter().map(|(p, q)| json!({"product_id": p, "quantity": q})).collect();
+        let q = self.post("/api/v1/quotes", json!({"client_id": client, "site_id": site, "items": items})).await;
+        let qid = q["id"].as_str().unwrap();
+        self.post(&format!("/api/v1/quotes/{qid}/send"), json!({})).await;
+        self.post(&format!("/api/v1/quotes/{qid}/approve"), json!({})).await;
+        self.post(&format!("/api/v1/orders/from-quote/{qid}"), json!({})).await["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn set_status(&self, order: &str, status: &str) {
+        let (s, b) = self.call(Method::PATCH, &format!("/api/v1/orders/{order}"), Some(json!({"status": status}))).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+
+    /// Walks an order to `delivered`.
+    pub async fn deliver(&self, order: &str) {
+        for s in ["preparing", "out_for_delivery", "delivered"] {
+            self.set_status(order, s).await;
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some` or `timeout` passes (then panics with `what`).
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
