@@ -22,7 +22,7 @@ pub enum DbError {
     Config(#[from] ConfigError),
     #[error("database pool: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
-    #[error("database: {0}")]
+    #[error("database: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("migrations: {0}")]
     Migration(String),
@@ -114,6 +114,14 @@ impl rustls::client::danger::ServerCertVerifier for EncryptOnly {
     }
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// An error with the server's SQLSTATE and message, for logs and dead letters.
+pub fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({}){}", db.message(), db.code().code(), db.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+        None => e.to_string(),
     }
 }
 

@@ -100,8 +100,9 @@ pub struct EventsStatus {
 
 #[derive(Debug, Serialize)]
 pub struct RelayLeader {
-    pub name: String,
-    pub since: chrono::DateTime<chrono::Utc>,
+    pub name: Option<String>,
+    /// Visible only to roles allowed to see other sessions (pg_read_all_stats).
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One entry of the dead-letter stream.
@@ -248,7 +249,8 @@ impl Admin {
         let leader = client
             .query_opt(
                 "SELECT a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
-                 WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::int8 << 32) | l.objid::int8) = $1",
+                 WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::int8 << 32) | l.objid::int8) = $1 \
+                   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
                 &[&infra::bus::RELAY_LOCK_KEY],
             )
             .await?

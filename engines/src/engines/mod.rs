@@ -26,8 +26,9 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
 /// Why applying an event failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// With the server's code and message (tokio-postgres's own Display says only "db error").
     #[error("database: {0}")]
-    Db(#[from] tokio_postgres::Error),
+    Db(String),
     #[error("database: {0}")]
     Infra(#[from] infra::db::DbError),
     #[error("database pool: {0}")]
@@ -35,6 +36,12 @@ pub enum EngineError {
     /// The payload cannot be what the event type promises: retrying will not help.
     #[error("bad payload: {0}")]
     Payload(String),
+}
+
+impl From<tokio_postgres::Error> for EngineError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Db(infra::db::describe(&e))
+    }
 }
 
 impl EngineError {

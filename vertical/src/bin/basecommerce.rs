@@ -186,7 +186,10 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
             } else {
                 let st = &s.stream;
                 let lag = st.lag.map_or("?".to_string(), |l| l.to_string());
-                let leader = s.relay_leader.as_ref().map_or("none".to_string(), |l| format!("{} (since {})", l.name, l.since.format("%Y-%m-%d %H:%M:%S")));
+                let leader = s.relay_leader.as_ref().map_or("none".to_string(), |l| {
+                    let since = l.since.map(|t| format!(" (since {})", t.format("%Y-%m-%d %H:%M:%S"))).unwrap_or_default();
+                    format!("{}{since}", l.name.as_deref().unwrap_or("a relay"))
+                });
                 let rows = vec![
                     vec!["stream".into(), format!("{} ({} entries)", st.stream, st.length)],
                     vec!["group".into(), format!("{}: lag {lag}, pending {}, consumers {}", st.group, st.pending, st.consumers)],

@@ -1,0 +1,250 @@
+//! Delivery guarantees: duplicates are no-ops, crashes lose nothing, poison goes to the DLQ and
+//! can be replayed, unknown events never stall the stream, one relay leads at a time.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{count, redis_conn, xadd_raw, Process, Running};
+use infra::EventEnvelope;
+use serde_json::json;
+use stack::{eventually, Stack};
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn receipt(tenant: Uuid, product: &str, qty: &str) -> EventEnvelope {
+    let product: Uuid = product.parse().unwrap();
+    EventEnvelope::new(tenant, "stock", product, "stock_received", json!({"movement_id": Uuid::new_v4(), "product_id": product, "quantity": qty}))
+}
+
+async fn on_hand(db: &tokio_postgres::Client, product: &str) -> String {
+    db.query_opt("SELECT on_hand::text FROM stock_levels WHERE product_id = $1::text::uuid", &[&product])
+        .await
+        .unwrap()
+        .map(|r| r.get(0))
+        .unwrap_or_else(|| "none".into())
+}
+
+/// Inserts `n` receipt events of 1 unit straight into the outbox, as n committed API calls would.
+async fn outbox_receipts(db: &tokio_postgres::Client, tenant: Uuid, product: &str, n: i64) {
+    db.execute(
+        "INSERT INTO event_outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, version, occurred_at, payload) \
+         SELECT gen_random_uuid(), $1, 'stock', $2::text::uuid, 'stock_received', 1, now(), \
+                jsonb_build_object('movement_id', gen_random_uuid(), 'product_id', $2::text, 'quantity', '1') \
+         FROM generate_series(1, $3::int8)",
+        &[&tenant, &product, &n],
+    )
+    .await
+    .unwrap();
+}
+
+async fn stream_pending(stack: &Stack) -> u64 {
+    infra::bus::status(&mut redis_conn(stack).await, &stack.settings.engines).await.unwrap().pending
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_has_one_effect() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let event = serde_json::to_string(&receipt(s.tenant_id, &p, "7")).unwrap();
+    xadd_raw(&stack, &[("event", &event), ("type", "stock_received")]).await;
+    xadd_raw(&stack, &[("event", &event), ("type", "stock_received")]).await;
+    let run = Running::start(&stack, 1, false).await;
+    let db = stack.superuser().await;
+    eventually(WAIT, "both copies acknowledged", || async {
+        (stream_pending(&stack).await == 0 && count(&db, "SELECT count(*) FROM processed_events").await >= 1).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(on_hand(&db, &p).await, "7.000");
+    assert_eq!(count(&db, "SELECT count(*) FROM processed_events WHERE engine = 'stock'").await, 1);
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_newer_and_malformed_events_never_stall_the_stream() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let mut unknown = receipt(s.tenant_id, &p, "100");
+    unknown.event_type = "invoice_teleported".into();
+    let mut newer = receipt(s.tenant_id, &p, "100");
+    newer.version = 2;
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&unknown).unwrap())]).await;
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&newer).unwrap())]).await;
+    xadd_raw(&stack, &[("event", "{not json")]).await;
+    xadd_raw(&stack, &[("something", "else")]).await;
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &p, "3")).unwrap())]).await;
+    let run = Running::start(&stack, 1, false).await;
+    let db = stack.superuser().await;
+    eventually(WAIT, "the valid event after the bad ones applied", || async { (on_hand(&db, &p).await == "3.000").then_some(()) }).await;
+    eventually(WAIT, "nothing left pending", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    let letters = stack.admin().dlq_list(10).await.unwrap();
+    assert_eq!(letters.len(), 2, "the two malformed entries are dead letters: {letters:?}");
+    assert!(letters.iter().all(|l| l.reason.contains("entry")), "{letters:?}");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_poison_event_is_dead_lettered_after_n_deliveries_and_replays_once_fixed() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let ghost = Uuid::new_v4().to_string();
+    // A receipt for a product that does not exist (yet): the stock row's foreign key fails.
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &ghost, "4")).unwrap()), ("type", "stock_received")]).await;
+    let good = s.product("CIM", "10.00").await;
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &good, "2")).unwrap()), ("type", "stock_received")]).await;
+    let run = Running::start(&stack, 1, false).await;
+    let admin = stack.admin();
+    let letters = eventually(WAIT, "the poison in the DLQ", || async {
+        let l = admin.dlq_list(10).await.unwrap();
+        (!l.is_empty()).then_some(l)
+    })
+    .await;
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].deliveries, "5", "{letters:?}");
+    assert!(letters[0].reason.contains("failed 5 deliveries") && letters[0].reason.contains("foreign key"), "{}", letters[0].reason);
+    assert_eq!(letters[0].event["payload"]["product_id"].as_str(), Some(ghost.as_str()));
+    let db = stack.superuser().await;
+    assert_eq!(on_hand(&db, &good).await, "2.000", "the poison did not block the stream");
+    eventually(WAIT, "poison acknowledged", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    let status = admin.events_status().await.unwrap();
+    assert_eq!(status.stream.dlq_length, 1);
+
+    // Fix the cause (the product appears), replay, and the effect happens exactly once.
+    db.execute(
+        "INSERT INTO products (id, tenant_id, code, name, unit, base_price) VALUES ($1::text::uuid, $2, 'GHOST', 'Ghost', 'UN', 1)",
+        &[&ghost, &s.tenant_id],
+    )
+    .await
+    .unwrap();
+    let replayed = admin.dlq_replay(Some(&letters[0].id)).await.unwrap();
+    assert_eq!(replayed, vec![letters[0].id.clone()]);
+    eventually(WAIT, "replayed event applied", || async { (on_hand(&db, &ghost).await == "4.000").then_some(()) }).await;
+    assert!(admin.dlq_list(10).await.unwrap().is_empty());
+    assert!(admin.dlq_replay(None).await.is_err(), "nothing left to replay");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn republished_outbox_rows_are_deduplicated() {
+    let stack = Stack::start().await;
+    let run = Running::start(&stack, 1, true).await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "5"})).await;
+    let db = stack.superuser().await;
+    eventually(WAIT, "receipt applied", || async { (on_hand(&db, &p).await == "5.000").then_some(()) }).await;
+    // The relay crashed after XADD but before marking: the rows look unpublished again.
+    db.execute("UPDATE event_outbox SET published_at = NULL", &[]).await.unwrap();
+    let mut redis = redis_conn(&stack).await;
+    eventually(WAIT, "republished", || async {
+        let len: u64 = redis::cmd("XLEN").arg(&stack.settings.engines.stream).query_async(&mut redis.clone()).await.unwrap();
+        (len >= 2 && count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(())
+    })
+    .await;
+    eventually(WAIT, "duplicate acknowledged", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(on_hand(&db, &p).await, "5.000");
+    let _ = &mut redis;
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn two_workers_share_a_stream_without_double_effects() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let db = stack.superuser().await;
+    outbox_receipts(&db, s.tenant_id, &p, 500).await;
+    let run = Running::start(&stack, 2, true).await;
+    eventually(WAIT, "500 receipts applied", || async { (on_hand(&db, &p).await == "500.000").then_some(()) }).await;
+    eventually(WAIT, "all acknowledged", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM processed_events WHERE engine = 'stock'").await, 500);
+    assert_eq!(on_hand(&db, &p).await, "500.000");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let db = stack.superuser().await;
+    let n = 1000;
+    outbox_receipts(&db, s.tenant_id, &p, n).await;
+    let relay = Running::start(&stack, 0, true).await;
+    eventually(WAIT, "all published", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
+
+    let mut first = Process::spawn(&stack, "worker");
+    let done_before_kill = eventually(WAIT, "the worker started applying", || async {
+        let c = count(&db, "SELECT count(*) FROM processed_events WHERE engine = 'stock'").await;
+        (c > 0).then_some(c)
+    })
+    .await;
+    first.kill9();
+    let after_kill = count(&db, "SELECT count(*) FROM processed_events WHERE engine = 'stock'").await;
+    assert!(after_kill < n, "killed mid-way ({done_before_kill} → {after_kill} of {n})");
+    let pending = stream_pending(&stack).await;
+
+    let _second = Process::spawn(&stack, "worker");
+    eventually(Duration::from_secs(120), "every event applied after restart", || async {
+        (count(&db, "SELECT count(*) FROM processed_events WHERE engine = 'stock'").await == n).then_some(())
+    })
+    .await;
+    eventually(WAIT, "nothing pending", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    assert_eq!(on_hand(&db, &p).await, format!("{n}.000"), "each effect exactly once (pending at kill: {pending})");
+    relay.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_worker_cleanly() {
+    let stack = Stack::start().await;
+    let mut worker = Process::spawn(&stack, "worker");
+    let mut redis = redis_conn(&stack).await;
+    eventually(WAIT, "consumer group created", || async {
+        let groups: redis::RedisResult<Vec<redis::Value>> = redis::cmd("XINFO").arg("GROUPS").arg(&stack.settings.engines.stream).query_async(&mut redis.clone()).await;
+        groups.ok().filter(|g| !g.is_empty()).map(|_| ())
+    })
+    .await;
+    let started = std::time::Instant::now();
+    let status = worker.terminate();
+    assert!(status.success(), "{status}");
+    assert!(started.elapsed() < Duration::from_secs(10), "stopped in {:?}", started.elapsed());
+    let _ = &mut redis;
+}
+
+#[tokio::test]
+async fn the_standby_relay_takes_over_when_the_leader_dies() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let db = stack.superuser().await;
+    let mut a = Process::spawn(&stack, "relay");
+    let mut b = Process::spawn(&stack, "relay");
+    let leader_name = || async {
+        db.query_opt(
+            "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE l.locktype = 'advisory' AND l.granted AND ((l.classid::int8 << 32) | l.objid::int8) = $1 \
+               AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            &[&infra::bus::RELAY_LOCK_KEY],
+        )
+        .await
+        .unwrap()
+        .map(|r| r.get::<_, String>(0))
+    };
+    let first = eventually(WAIT, "a leader", || async { leader_name().await }).await;
+    let (leader, standby) = if first.ends_with(&format!("-{}", a.pid())) { (&mut a, b.pid()) } else { (&mut b, a.pid()) };
+    assert!(first.ends_with(&format!("-{}", leader.pid())), "{first}");
+    s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
+    eventually(WAIT, "published by the leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
+
+    leader.kill9();
+    let took_over = std::time::Instant::now();
+    eventually(WAIT, "the standby leads", || async { leader_name().await.filter(|n| n.ends_with(&format!("-{standby}"))) }).await;
+    s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
+    eventually(WAIT, "published by the new leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
+    assert!(took_over.elapsed() < Duration::from_secs(15), "failover took {:?}", took_over.elapsed());
+}
