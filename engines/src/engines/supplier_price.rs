@@ -22,7 +22,9 @@ struct PriceChange {
 
 /// Percentage by which `new` exceeds `base`, to cents of a percent.
 pub fn increase_percent(base: Decimal, new: Decimal) -> Decimal {
-    ((new - base) * Decimal::ONE_HUNDRED / base).round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven)
+    let mut p = ((new - base) * Decimal::ONE_HUNDRED / base).round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+    p.rescale(2);
+    p
 }
 
 pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
