@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{count, redis_conn, xadd_raw, Process, Running};
+use common::{count, outbox_receipts, redis_conn, xadd_raw, Process, Running};
 use infra::EventEnvelope;
 use serde_json::json;
 use stack::{eventually, Stack};
@@ -24,19 +24,6 @@ async fn on_hand(db: &tokio_postgres::Client, product: &str) -> String {
         .unwrap()
         .map(|r| r.get(0))
         .unwrap_or_else(|| "none".into())
-}
-
-/// Inserts `n` receipt events of 1 unit straight into the outbox, as n committed API calls would.
-async fn outbox_receipts(db: &tokio_postgres::Client, tenant: Uuid, product: &str, n: i64) {
-    db.execute(
-        "INSERT INTO event_outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, version, occurred_at, payload) \
-         SELECT gen_random_uuid(), $1, 'stock', $2::text::uuid, 'stock_received', 1, now(), \
-                jsonb_build_object('movement_id', gen_random_uuid(), 'product_id', $2::text, 'quantity', '1') \
-         FROM generate_series(1, $3::int8)",
-        &[&tenant, &product, &n],
-    )
-    .await
-    .unwrap();
 }
 
 async fn stream_pending(stack: &Stack) -> u64 {

@@ -107,3 +107,17 @@ pub async fn xadd_raw(stack: &Stack, fields: &[(&str, &str)]) -> String {
 pub async fn redis_conn(stack: &Stack) -> redis::aio::ConnectionManager {
     infra::redis::connect(stack.settings.redis.url.as_ref().unwrap()).await.unwrap()
 }
+
+/// Inserts `n` receipt events of 1 unit straight into the outbox, as n committed API calls would.
+pub async fn outbox_receipts(db: &tokio_postgres::Client, tenant: uuid::Uuid, product: &str, n: i64) {
+    db.execute(
+        "INSERT INTO event_outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, version, occurred_at, payload) \
+         SELECT gen_random_uuid(), $1, 'stock', $2::text::uuid, 'stock_received', 1, now(), \
+                jsonb_build_object('movement_id', gen_random_uuid(), 'product_id', $2::text, 'quantity', '1') \
+         FROM generate_series(1, $3::int8)",
+        &[&tenant, &product, &n],
+    )
+    .await
+    .unwrap();
+}
+

@@ -136,8 +136,11 @@ impl Services {
 
     /// Restarts PostgreSQL (fast shutdown: open connections are cut, as in a real restart).
     pub fn restart_postgres(&self) -> Result<(), String> {
+        // -l matters: without it the new postmaster inherits our stdout pipe and `output()`
+        // would wait for it forever.
         run(pg_command(self.as_root, &self.bin.join("pg_ctl"))
             .args(["-D"]).arg(self.dir.join("pg"))
+            .args(["-l"]).arg(self.dir.join("pg.log"))
             .args(["-m", "fast", "-w", "-t", "60", "restart"]))
     }
 
