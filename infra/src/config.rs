@@ -148,9 +148,40 @@ impl Default for VerticalSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySettings {
     pub http_listen: SocketAddr,
+    /// Used only when `tls_cert_dir` is set.
     pub https_listen: SocketAddr,
+    /// `<slug>.<base>` is tenant `slug`; the longest matching base wins.
     pub base_domains: Vec<String>,
+    /// Vertical addresses (`ip:port`), round-robin with health checks.
     pub upstreams: Vec<String>,
+    /// Directory of `<host>.pem` + `<host>.key` pairs (`_wildcard.<domain>` for `*.<domain>`,
+    /// `default` as fallback); enables the HTTPS listener. Reloaded when it changes.
+    pub tls_cert_dir: Option<PathBuf>,
+    /// With TLS on, plain HTTP redirects to HTTPS (except `/health` and ACME challenges).
+    pub redirect_http: bool,
+    /// Peers whose `X-Forwarded-For` is believed (IPs or CIDRs, e.g. a load balancer).
+    pub trusted_proxies: Vec<String>,
+    pub rate_limit_per_minute: u32,
+    pub login_rate_limit_per_minute: u32,
+    pub tenant_cache_ttl_secs: u64,
+    /// Unknown hosts are remembered this long.
+    pub negative_cache_ttl_secs: u64,
+    pub tenant_cache_capacity: u64,
+    /// Prometheus metrics (loopback).
+    pub metrics_listen: SocketAddr,
+    /// Worker threads of the proxy service.
+    pub threads: usize,
+    /// Socket for handing listeners to a new process on graceful reload.
+    pub upgrade_sock: String,
+    /// Send the bare base domain and `www.` here instead of the built-in landing page.
+    pub landing_redirect: Option<String>,
+    /// Retries of idempotent requests on another upstream after a connect failure.
+    pub upstream_retries: usize,
+    pub health_check_interval_secs: u64,
+    /// Seconds a stopping proxy keeps serving in-flight requests.
+    pub grace_period_secs: u64,
+    /// Name shown on the platform's own pages.
+    pub platform_name: String,
 }
 
 impl Default for ProxySettings {
@@ -160,6 +191,22 @@ impl Default for ProxySettings {
             https_listen: ([0, 0, 0, 0], 443).into(),
             base_domains: Vec::new(),
             upstreams: vec!["127.0.0.1:8000".into()],
+            tls_cert_dir: None,
+            redirect_http: true,
+            trusted_proxies: Vec::new(),
+            rate_limit_per_minute: 100,
+            login_rate_limit_per_minute: 10,
+            tenant_cache_ttl_secs: 30,
+            negative_cache_ttl_secs: 5,
+            tenant_cache_capacity: 100_000,
+            metrics_listen: ([127, 0, 0, 1], 9103).into(),
+            threads: 2,
+            upgrade_sock: "/run/basecommerce/proxy-upgrade.sock".into(),
+            landing_redirect: None,
+            upstream_retries: 2,
+            health_check_interval_secs: 5,
+            grace_period_secs: 5,
+            platform_name: "basecommerce".into(),
         }
     }
 }
@@ -319,6 +366,23 @@ impl Settings {
         }
         if self.engines.max_deliveries == 0 || self.engines.batch_size < 1 || self.engines.poll_interval_ms == 0 {
             return Err(ConfigError::new("engines", "max_deliveries, batch_size and poll_interval_ms must be at least 1"));
+        }
+        for u in &self.proxy.upstreams {
+            if u.parse::<SocketAddr>().is_err() {
+                return Err(ConfigError::new("proxy.upstreams", format!("{u:?} is not an ip:port address")));
+            }
+        }
+        if self.proxy.upstreams.is_empty() {
+            return Err(ConfigError::new("proxy.upstreams", "needs at least one address"));
+        }
+        for p in &self.proxy.trusted_proxies {
+            let ip = p.split('/').next().unwrap_or("");
+            if ip.parse::<std::net::IpAddr>().is_err() || p.split('/').nth(1).is_some_and(|b| b.parse::<u8>().is_err()) {
+                return Err(ConfigError::new("proxy.trusted_proxies", format!("{p:?} is not an IP or CIDR")));
+            }
+        }
+        if self.proxy.threads == 0 || self.proxy.rate_limit_per_minute == 0 || self.proxy.login_rate_limit_per_minute == 0 {
+            return Err(ConfigError::new("proxy", "threads and rate limits must be at least 1"));
         }
         for d in &self.proxy.base_domains {
             if d.is_empty() || d.starts_with('.') || d.contains(['/', ':', ' ']) {

@@ -1,0 +1,168 @@
+//! Certificates by SNI, swappable at run time.
+//!
+//! The store maps host names to certified keys and is replaced atomically (`ArcSwap`): a
+//! renewed or newly dropped certificate is served on the next handshake, with no restart and
+//! without disturbing handshakes in flight. Certificates come from a directory of PEM pairs
+//! named after the host: `acme.example.com.pem` + `acme.example.com.key`, `_wildcard.example.com`
+//! for `*.example.com`, and `default` for clients that send no (or an unknown) name. The ACME
+//! issuer writes the same layout; operators can drop their own (e.g. a Cloudflare origin cert).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+
+/// Why a certificate pair could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct CertError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The certificates currently served.
+#[derive(Default)]
+pub struct CertStore {
+    by_name: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+}
+
+impl std::fmt::Debug for CertStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertStore").field("names", &self.by_name.load().keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+impl CertStore {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Replaces every certificate at once.
+    pub fn replace(&self, certs: HashMap<String, Arc<CertifiedKey>>) {
+        self.by_name.store(Arc::new(certs));
+    }
+
+    /// Names served now (`*.example.com` for wildcards).
+    pub fn names(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.by_name.load().keys().cloned().collect();
+        v.sort();
+        v
+    }
+
+    /// The key for a host: exact name, then the wildcard of its parent, then `default`.
+    pub fn lookup(&self, host: Option<&str>) -> Option<Arc<CertifiedKey>> {
+        let map = self.by_name.load();
+        if let Some(h) = host.map(|h| h.trim_end_matches('.').to_ascii_lowercase()) {
+            if let Some(k) = map.get(&h) {
+                return Some(k.clone());
+            }
+            if let Some((_, parent)) = h.split_once('.') {
+                if let Some(k) = map.get(&format!("*.{parent}")) {
+                    return Some(k.clone());
+                }
+            }
+        }
+        map.get("default").cloned()
+    }
+}
+
+/// rustls calls this on every handshake (SNI hook).
+#[derive(Debug)]
+pub struct SniResolver(pub Arc<CertStore>);
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        self.0.lookup(hello.server_name())
+    }
+}
+
+/// Parses a PEM chain and key into a certified key (checking that they match).
+pub fn certified_key(chain_pem: &[u8], key_pem: &[u8]) -> Result<CertifiedKey, String> {
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(chain_pem).collect::<Result<_, _>>().map_err(|e| format!("bad certificate PEM: {e}"))?;
+    if certs.is_empty() {
+        return Err("no certificate in the PEM file".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| format!("bad private key PEM: {e}"))?;
+    CertifiedKey::from_der(certs, key, &rustls::crypto::ring::default_provider()).map_err(|e| format!("certificate and key do not match: {e}"))
+}
+
+/// Loads every `<name>.pem` + `<name>.key` pair of `dir`. Bad pairs are reported, good ones kept.
+pub fn load_dir(dir: &Path) -> (HashMap<String, Arc<CertifiedKey>>, Vec<CertError>) {
+    let mut certs = HashMap::new();
+    let mut errors = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            errors.push(CertError { path: dir.to_owned(), message: e.to_string() });
+            return (certs, errors);
+        }
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("pem") {
+            continue;
+        }
+        let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else { continue };
+        let key_path = path.with_extension("key");
+        let loaded = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|chain| std::fs::read(&key_path).map_err(|e| format!("{}: {e}", key_path.display())).map(|key| (chain, key)))
+            .and_then(|(chain, key)| certified_key(&chain, &key));
+        match loaded {
+            Ok(ck) => {
+                let name = match stem.strip_prefix("_wildcard.") {
+                    Some(parent) => format!("*.{parent}"),
+                    None => stem.to_ascii_lowercase(),
+                };
+                certs.insert(name, Arc::new(ck));
+            }
+            Err(message) => errors.push(CertError { path, message }),
+        }
+    }
+    (certs, errors)
+}
+
+/// A fingerprint of the directory (names, sizes, mtimes): reload only when it changes.
+fn dir_stamp(dir: &Path) -> Vec<(PathBuf, u64, SystemTime)> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .map(|it| {
+            it.flatten()
+                .filter_map(|e| {
+                    let m = e.metadata().ok()?;
+                    Some((e.path(), m.len(), m.modified().ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// Reloads `dir` into `store` whenever it changes (checked every `every`).
+pub async fn watch_dir(dir: PathBuf, store: Arc<CertStore>, every: Duration, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut last = dir_stamp(&dir);
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let stamp = dir_stamp(&dir);
+        if stamp == last {
+            continue;
+        }
+        last = stamp;
+        let (certs, errors) = load_dir(&dir);
+        for e in &errors {
+            tracing::warn!(error = %e, "certificate not loaded");
+        }
+        tracing::info!(count = certs.len(), "certificates reloaded");
+        store.replace(certs);
+    }
+}

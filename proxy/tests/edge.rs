@@ -1,0 +1,358 @@
+//! The real proxy binary in front of a real vertical (or a recording upstream) on loopback.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use stack::{eventually, Stack};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Proxy {
+    child: Child,
+    http: SocketAddr,
+    https: Option<SocketAddr>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Options {
+    upstream: Option<SocketAddr>,
+    rate: u32,
+    cert_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { upstream: None, rate: 10_000, cert_dir: None }
+    }
+}
+
+async fn proxy(stack: &Stack, o: Options) -> Proxy {
+    let http: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let https: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let upstream = o.upstream.unwrap_or(stack.vertical);
+    let sock = std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple()));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"));
+    cmd.envs(stack.env())
+        .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
+        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
+        .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())
+        .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
+        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{upstream}]"))
+        .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
+        .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
+        .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", o.rate.to_string())
+        .env("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", o.rate.to_string())
+        .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", "1")
+        .env("BASECOMMERCE_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    if let Some(dir) = &o.cert_dir {
+        cmd.env("BASECOMMERCE_PROXY__TLS_CERT_DIR", dir);
+    }
+    let child = cmd.spawn().unwrap();
+    let p = Proxy { child, http, https: o.cert_dir.as_ref().map(|_| https) };
+    let client = reqwest::Client::new();
+    eventually(WAIT, "proxy up", || async { client.get(format!("http://{http}/health")).send().await.ok().map(|_| ()) }).await;
+    p
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn get(p: &Proxy, host: &str, path: &str, headers: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let mut rb = client().get(format!("http://{}{path}", p.http)).header("host", host);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    let resp = rb.send().await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    (status, headers, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn tenants_by_subdomain_with_spoofing_overwritten_and_pages_for_the_rest() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    stack.tenant("stg").await;
+    let p = proxy(&stack, Options::default()).await;
+
+    let (s, h, body) = get(&p, "acme.example.com", "/tenant.json", &[("x-tenant-slug", "stg"), ("x-basecommerce-edge", "forged")]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let t: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(t["slug"], "acme", "the client's X-Tenant-Slug is replaced by the host's tenant");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert!(h.contains_key("x-request-id"));
+    assert!(!h.contains_key("strict-transport-security"), "no HSTS over plain HTTP");
+
+    let (_, _, body) = get(&p, "ACME.example.com.:8080", "/tenant.json", &[]).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["slug"], "acme");
+    let (s, _, body) = get(&p, "stg.staging.example.com", "/tenant.json", &[]).await;
+    assert_eq!((s, serde_json::from_str::<Value>(&body).unwrap()["slug"].as_str()), (StatusCode::OK, Some("stg")), "longest base wins");
+    let (s, h, body) = get(&p, "staging.example.com", "/", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html") && body.contains("basecommerce"), "platform landing page");
+    let (s, _, _) = get(&p, "www.example.com", "/", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let (s, h, body) = get(&p, "nosuch.example.com", "/tenant.json", &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(h["content-type"].to_str().unwrap().starts_with("text/html") && body.contains("Store not found"));
+    let (s, _, body) = get(&p, "nosuch.example.com", "/tenant.json", &[("accept", "application/json")]).await;
+    assert_eq!((s, serde_json::from_str::<Value>(&body).unwrap()["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("tenant_not_found")));
+    for host in ["a.b.example.com", "Bad_Label.example.com", "api.example.com", "127.0.0.1"] {
+        let (s, _, _) = get(&p, host, "/tenant.json", &[]).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{host}");
+    }
+    let (s, _, body) = get(&p, "anything", "/health", &[]).await;
+    assert_eq!((s, body.as_str()), (StatusCode::OK, r#"{"status":"ok","edge":true}"#));
+
+    // Login through the proxy, then the API with the token: the whole path works.
+    let resp = client()
+        .post(format!("http://{}/auth/login", p.http))
+        .header("host", "acme.example.com")
+        .json(&serde_json::json!({"email": "admin@acme.test", "password": stack::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn suspension_reaches_the_edge_within_a_second_and_custom_domains_route() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = proxy(&stack, Options::default()).await;
+    let (st, _, _) = get(&p, "acme.example.com", "/tenant.json", &[]).await;
+    assert_eq!(st, StatusCode::OK);
+
+    stack.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Suspended).await.unwrap();
+    let started = std::time::Instant::now();
+    eventually(Duration::from_secs(5), "403 at the edge", || async {
+        let (st, _, _) = get(&p, "acme.example.com", "/tenant.json", &[]).await;
+        (st == StatusCode::FORBIDDEN).then_some(())
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(1), "invalidation took {:?}", started.elapsed());
+    let (_, _, body) = get(&p, "acme.example.com", "/", &[("accept", "application/json")]).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "tenant_suspended");
+    stack.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Active).await.unwrap();
+
+    let db = stack.superuser().await;
+    db.execute("INSERT INTO tenant_domains (tenant_id, domain, verified) VALUES ($1, 'shop.acme-materiais.com.br', true), ($1, 'unverified.acme.net', false)", &[&s.tenant_id])
+        .await
+        .unwrap();
+    let (st, _, body) = get(&p, "shop.acme-materiais.com.br", "/tenant.json", &[]).await;
+    assert_eq!((st, serde_json::from_str::<Value>(&body).unwrap()["slug"].as_str()), (StatusCode::OK, Some("acme")), "{body}");
+    let (st, _, _) = get(&p, "unverified.acme.net", "/tenant.json", &[]).await;
+    assert_eq!(st, StatusCode::NOT_FOUND, "unverified domains are not routed");
+}
+
+/// A one-shot HTTP upstream that records request heads.
+fn recording_upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let log = log.clone();
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let n = match stream.read(&mut chunk) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                        buf.drain(..end + 4);
+                        log.lock().unwrap().push(head);
+                        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Frame-Options: DENY\r\n\r\nok");
+                    }
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn headers_are_set_by_the_edge_and_refusals_never_reach_the_upstream() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let (upstream, seen) = recording_upstream();
+    let p = proxy(&stack, Options { upstream: Some(upstream), rate: 5, cert_dir: None }).await;
+    let (s, h, _) = get(
+        &p,
+        "acme.example.com",
+        "/api/v1/x?q=1",
+        &[("x-tenant-slug", "evil"), ("x-forwarded-for", "6.6.6.6"), ("x-basecommerce-edge", "forged"), ("x-request-id", "req-42"), ("forwarded", "for=6.6.6.6")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["x-frame-options"], "DENY", "the vertical's own header is kept");
+    assert_eq!(h["x-request-id"], "req-42");
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1);
+    let head = heads[0].to_ascii_lowercase();
+    let secret = stack.settings.edge.secret.as_ref().unwrap().expose();
+    assert!(head.contains("x-tenant-slug: acme") && !head.contains("evil"), "{head}");
+    assert!(head.contains(&format!("x-basecommerce-edge: {secret}")) && !head.contains("forged"), "{head}");
+    assert!(head.contains("x-forwarded-for: 127.0.0.1") && !head.contains("6.6.6.6"), "{head}");
+    assert!(head.contains("x-forwarded-proto: http") && head.contains("x-forwarded-host: acme.example.com"), "{head}");
+    assert!(head.contains("x-request-id: req-42"), "{head}");
+
+    let (s, _, _) = get(&p, "ghost.example.com", "/", &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(seen.lock().unwrap().len(), 1, "unknown tenants are answered by the edge");
+
+    // 5 per minute: 1 used above, 1 on the unknown tenant; the 6th request is refused.
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        statuses.push(get(&p, "acme.example.com", "/", &[]).await);
+    }
+    let last = statuses.last().unwrap();
+    assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{:?}", statuses.iter().map(|s| s.0).collect::<Vec<_>>());
+    assert!(last.1["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(seen.lock().unwrap().len(), 4, "the refused request never reached the upstream");
+}
+
+#[tokio::test]
+async fn no_healthy_upstream_is_a_503_page() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let dead: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let p = proxy(&stack, Options { upstream: Some(dead), ..Default::default() }).await;
+    let (s, _, body) = eventually(WAIT, "503 once the health check marks the upstream down", || async {
+        let r = get(&p, "acme.example.com", "/tenant.json", &[("accept", "application/json")]).await;
+        (r.0 == StatusCode::SERVICE_UNAVAILABLE).then_some(r)
+    })
+    .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
+}
+
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+fn ca() -> Ca {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, "basecommerce test CA");
+    let key = rcgen::KeyPair::generate().unwrap();
+    Ca { cert: params.self_signed(&key).unwrap(), key }
+}
+
+fn issue(ca: &Ca, dir: &Path, file: &str, names: &[&str]) {
+    let params = rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    // Key first, then the certificate: the watcher reloads when the pair is complete.
+    std::fs::write(dir.join(format!("{file}.key")), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join(format!("{file}.pem")), cert.pem()).unwrap();
+}
+
+fn tls_client(ca: &Ca, p: &Proxy, names: &[&str]) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca.cert.pem().as_bytes()).unwrap());
+    for n in names {
+        b = b.resolve(n, p.https.unwrap());
+    }
+    b.build().unwrap()
+}
+
+#[tokio::test]
+async fn tls_by_sni_with_live_certificate_swap_redirects_and_http2() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    stack.tenant("beta").await;
+    stack.tenant("gamma").await;
+    let dir = tempfile_dir();
+    let ca = ca();
+    issue(&ca, &dir, "acme.example.com", &["acme.example.com"]);
+    issue(&ca, &dir, "_wildcard.staging.example.com", &["*.staging.example.com"]);
+    issue(&ca, &dir, "beta.example.com", &["beta.example.com"]);
+    let p = proxy(&stack, Options { cert_dir: Some(dir.clone()), ..Default::default() }).await;
+    let port = p.https.unwrap().port();
+    let names = ["acme.example.com", "beta.example.com", "gamma.example.com", "beta.staging.example.com"];
+    let c = tls_client(&ca, &p, &names);
+
+    for (host, slug) in [("acme.example.com", "acme"), ("beta.example.com", "beta"), ("beta.staging.example.com", "beta")] {
+        let resp = c.get(format!("https://{host}:{port}/tenant.json")).send().await.unwrap_or_else(|e| panic!("{host}: {e:?}"));
+        assert_eq!(resp.version(), reqwest::Version::HTTP_2, "HTTP/2 over TLS (ALPN)");
+        assert!(resp.headers()["strict-transport-security"].to_str().unwrap().contains("max-age"));
+        let t: Value = resp.json().await.unwrap();
+        assert_eq!(t["slug"], slug, "{host}");
+    }
+    assert!(c.get(format!("https://gamma.example.com:{port}/tenant.json")).send().await.is_err(), "no certificate for gamma yet");
+
+    // A certificate dropped into the directory is served without a restart; the open
+    // connection of acme keeps working meanwhile.
+    issue(&ca, &dir, "gamma.example.com", &["gamma.example.com"]);
+    let resp = eventually(WAIT, "gamma's certificate served", || async { c.get(format!("https://gamma.example.com:{port}/tenant.json")).send().await.ok() }).await;
+    assert_eq!(resp.json::<Value>().await.unwrap()["slug"], "gamma");
+    let resp = c.get(format!("https://acme.example.com:{port}/tenant.json")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let (s, h, _) = get(&p, "acme.example.com", "/quotes?page=2", &[]).await;
+    assert_eq!(s, StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(h["location"], "https://acme.example.com/quotes?page=2");
+    let (s, _, _) = get(&p, "acme.example.com", "/health", &[]).await;
+    assert_eq!(s, StatusCode::OK, "health stays on plain HTTP");
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("bc-certs-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[tokio::test]
+async fn clear_start_up_errors() {
+    let stack = Stack::start().await;
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+        .envs(stack.env())
+        .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
+        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", busy.local_addr().unwrap().to_string())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let empty = tempfile_dir();
+    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+        .envs(stack.env())
+        .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
+        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
+        .env("BASECOMMERCE_PROXY__TLS_CERT_DIR", &empty)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no usable certificate"));
+
+    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy")).env("BASECOMMERCE_PROXY__UPSTREAMS", "[not-an-address]").output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proxy.upstreams"));
+}
