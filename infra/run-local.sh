@@ -6,7 +6,8 @@
 #   ./infra/run-local.sh            # as root it installs missing Debian packages first
 #
 # Environment: BASECOMMERCE_LOCAL_STATE (state dir), BASECOMMERCE_LOCAL_PG_PORT (55432),
-# BASECOMMERCE_LOCAL_REDIS_PORT (56379), BASECOMMERCE_LOCAL_VERTICAL_PORT (8000).
+# BASECOMMERCE_LOCAL_REDIS_PORT (56379), BASECOMMERCE_LOCAL_VERTICAL_PORT (8000),
+# BASECOMMERCE_LOCAL_PROXY_PORT (8080).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,7 @@ state=${BASECOMMERCE_LOCAL_STATE:-$default_state}
 pg_port=${BASECOMMERCE_LOCAL_PG_PORT:-55432}
 redis_port=${BASECOMMERCE_LOCAL_REDIS_PORT:-56379}
 vertical_port=${BASECOMMERCE_LOCAL_VERTICAL_PORT:-8000}
+proxy_port=${BASECOMMERCE_LOCAL_PROXY_PORT:-8080}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -87,7 +89,10 @@ secret = "$edge"
 listen = "127.0.0.1:$vertical_port"
 secure_cookies = false
 [proxy]
+http_listen = "127.0.0.1:$proxy_port"
 base_domains = ["localhost"]
+upstreams = ["127.0.0.1:$vertical_port"]
+upgrade_sock = "$state/run/proxy-upgrade.sock"
 [engines]
 database_url = "postgres://basecommerce_engines@127.0.0.1:$pg_port/basecommerce?sslmode=disable"
 TOML
@@ -115,19 +120,25 @@ BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-engines" "${cfg[@]}" relay &
 pids+=($!)
 BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-engines" "${cfg[@]}" worker &
 pids+=($!)
+say "starting basecommerce-proxy on 127.0.0.1:$proxy_port"
+BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-proxy" "${cfg[@]}" &
+pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$proxy_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 
 cat <<INFO
 
   basecommerce is running locally.
-    vertical:  http://127.0.0.1:$vertical_port  (health: /health, /health/ready)
+    proxy:     http://<slug>.localhost:$proxy_port  (metrics http://127.0.0.1:9103/metrics)
+    vertical:  http://127.0.0.1:$vertical_port  (health: /health, /health/ready; needs the edge secret)
     tenant:    demo — admin@demo.localhost / $(cat "$state/secrets/demo-admin-password")
     config:    $state/basecommerce.toml
     engines:   relay health http://127.0.0.1:9102/health, worker http://127.0.0.1:9101/health (/metrics)
     admin CLI: $bin/basecommerce --config $state/basecommerce.toml tenant list | events status
 
-  The proxy (which maps http://<slug>.localhost to tenants) is not built yet; until it is,
-  call the vertical as the proxy would:
-    curl -H 'X-Tenant-Slug: demo' -H 'X-Basecommerce-Edge: $edge' http://127.0.0.1:$vertical_port/tenant.json
+  Open http://demo.localhost:$proxy_port/ (any http://<slug>.localhost:$proxy_port reaches tenant <slug>):
+    curl http://demo.localhost:$proxy_port/tenant.json
+    curl -X POST http://demo.localhost:$proxy_port/auth/login -H 'content-type: application/json' \
+         -d '{"email":"admin@demo.localhost","password":"$(cat "$state/secrets/demo-admin-password")"}'
 
   Ctrl-C stops everything; data stays in $state.
 INFO

@@ -9,8 +9,10 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 have_cmd psql || need+=(postgresql-client)
 have_cmd redis-server || need+=(redis-server)
 have_cmd curl || need+=(curl)
+have_cmd cmake || need+=(cmake)   # pingora builds zlib-ng with cmake
 if [ "$profile" = test ]; then
   have_cmd runuser || need+=(util-linux)
+  have_cmd cc || need+=(build-essential)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
