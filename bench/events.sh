@@ -11,7 +11,7 @@ need pgbench:postgresql-contrib redis-benchmark:redis-tools
 build
 start_backing_services
 tenant=$(su_psql -c "SELECT id FROM tenants WHERE slug = 'acme'")
-product=$(su_psql -c "BEGIN; SELECT set_config('app.tenant_id', '$tenant', true); INSERT INTO products (tenant_id, code, name, unit, base_price) VALUES ('$tenant', 'B1', 'Bench', 'UN', 1) RETURNING id; COMMIT;" | grep -E '^[0-9a-f-]{36}$')
+product=$(su_psql -c "BEGIN; SELECT set_config('app.tenant_id', '$tenant', true); INSERT INTO products (tenant_id, code, name, unit, base_price) VALUES ('$tenant', 'B1', 'Bench', 'UN', 1) RETURNING id; COMMIT;" | grep -E '^[0-9a-f-]{36}$' | tail -1)
 export BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN="127.0.0.1:0" BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN="127.0.0.1:0"
 "$bin/basecommerce-engines" relay >/dev/null 2>"$work/relay.err" & pids+=($!)
 for _ in $(seq 1 "$workers"); do "$bin/basecommerce-engines" worker >/dev/null 2>>"$work/worker.err" & pids+=($!); done

@@ -97,11 +97,8 @@ impl EventWorker {
             match reply {
                 Ok(Some(reply)) => {
                     backoff = Duration::from_millis(100);
-                    for key in reply.keys {
-                        for entry in key.ids {
-                            self.handle(&entry, 1).await;
-                        }
-                    }
+                    let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+                    self.handle_batch(entries).await;
                 }
                 Ok(None) => {}
                 Err(e) => {
@@ -116,6 +113,59 @@ impl EventWorker {
         }
         crate::systemd::stopping();
         tracing::info!(consumer = %self.consumer, "worker stopped");
+    }
+
+    /// Applies what one read returned in a single transaction and acknowledges it with one
+    /// XACK; if the batch fails, falls back to one entry at a time (which isolates the culprit).
+    async fn handle_batch(&mut self, entries: Vec<StreamId>) {
+        let mut batch = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match envelope(&entry) {
+                Ok(event) => batch.push((entry, event)),
+                Err(reason) => {
+                    tracing::error!(id = %entry.id, %reason, "malformed entry: dead-lettering");
+                    self.dead_letter(&entry, &reason, 1).await;
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let events: Vec<infra::EventEnvelope> = batch.iter().map(|(_, e)| e.clone()).collect();
+        let started = Instant::now();
+        match engines::process_batch(&self.pool, &events).await {
+            Ok(outcomes) => {
+                self.metrics.event_seconds.observe(started.elapsed().as_secs_f64() / events.len() as f64);
+                for (outcome, event) in outcomes.iter().zip(&events) {
+                    self.count(*outcome, event);
+                }
+                let ids: Vec<&str> = batch.iter().map(|(e, _)| e.id.as_str()).collect();
+                let acked: redis::RedisResult<u64> =
+                    redis::cmd("XACK").arg(&self.settings.engines.stream).arg(&self.settings.engines.group).arg(&ids).query_async(&mut self.redis).await;
+                if let Err(e) = acked {
+                    tracing::warn!(error = %e, "ack failed; the entries will be redelivered as no-ops");
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "batch failed; applying its events one by one");
+                for (entry, _) in batch {
+                    self.handle(&entry, 1).await;
+                }
+            }
+        }
+    }
+
+    fn count(&self, outcome: Outcome, event: &infra::EventEnvelope) {
+        let label = match outcome {
+            Outcome::Applied => "applied",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Ignored => "ignored",
+            Outcome::Skipped => {
+                tracing::warn!(event_type = %event.event_type, version = event.version, event_id = %event.event_id, "unknown event type or newer version: skipped");
+                "skipped"
+            }
+        };
+        self.metrics.events.with_label_values(&[label]).inc();
     }
 
     /// Applies one entry; acknowledges it unless it failed transiently.
@@ -135,16 +185,7 @@ impl EventWorker {
         self.metrics.event_seconds.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(outcome) => {
-                let label = match outcome {
-                    Outcome::Applied => "applied",
-                    Outcome::Duplicate => "duplicate",
-                    Outcome::Ignored => "ignored",
-                    Outcome::Skipped => {
-                        tracing::warn!(version = event.version, "unknown event type or newer version: skipped");
-                        "skipped"
-                    }
-                };
-                self.metrics.events.with_label_values(&[label]).inc();
+                self.count(outcome, &event);
                 self.ack(&entry.id).await;
             }
             Err(e) if e.is_permanent() => {

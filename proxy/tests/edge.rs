@@ -30,11 +30,12 @@ struct Options {
     upstream: Option<SocketAddr>,
     rate: u32,
     cert_dir: Option<PathBuf>,
+    upgrade_sock: Option<PathBuf>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { upstream: None, rate: 10_000, cert_dir: None }
+        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None }
     }
 }
 
@@ -42,7 +43,7 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
     let http: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let https: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let upstream = o.upstream.unwrap_or(stack.vertical);
-    let sock = std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple()));
+    let sock = o.upgrade_sock.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple())));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"));
     cmd.envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
@@ -55,6 +56,7 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
         .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", "1")
+        .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
         .env("BASECOMMERCE_LOG__LEVEL", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
@@ -198,7 +200,7 @@ async fn headers_are_set_by_the_edge_and_refusals_never_reach_the_upstream() {
     let stack = Stack::start().await;
     stack.tenant("acme").await;
     let (upstream, seen) = recording_upstream();
-    let p = proxy(&stack, Options { upstream: Some(upstream), rate: 5, cert_dir: None }).await;
+    let p = proxy(&stack, Options { upstream: Some(upstream), rate: 5, ..Default::default() }).await;
     let (s, h, _) = get(
         &p,
         "acme.example.com",
@@ -355,4 +357,72 @@ async fn clear_start_up_errors() {
     let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy")).env("BASECOMMERCE_PROXY__UPSTREAMS", "[not-an-address]").output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("proxy.upstreams"));
+}
+
+/// `basecommerce-proxy -u` then SIGQUIT to the old process hands the listening socket over
+/// (what `systemctl reload` does): a request loop on fresh connections running across the reload
+/// sees no failure.
+#[tokio::test]
+async fn graceful_reload_loses_no_request() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let sock = std::env::temp_dir().join(format!("bc-reload-{}.sock", uuid::Uuid::new_v4().simple()));
+    let old = proxy(&stack, Options { upgrade_sock: Some(sock.clone()), ..Default::default() }).await;
+    let addr = old.http;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop2, host) = (stop.clone(), "acme.example.com");
+    let looper = tokio::spawn(async move {
+        // No connection reuse: every request is a new accept on the handed-over socket.
+        let c = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(5)).build().unwrap();
+        let (mut ok, mut failed) = (0u32, Vec::new());
+        while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
+            match c.get(format!("http://{addr}/tenant.json")).header("host", host).send().await {
+                Ok(r) if r.status() == StatusCode::OK => ok += 1,
+                Ok(r) => failed.push(r.status().to_string()),
+                Err(e) => failed.push(e.to_string()),
+            }
+        }
+        (ok, failed)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The new process waits on the upgrade socket for the listeners; the old one sends them on SIGQUIT.
+    let replacement = Proxy { child: proxy_in_background(&stack, addr, &sock), http: addr, https: None };
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let _ = Command::new("kill").args(["-QUIT", &old.child.id().to_string()]).status();
+    let old_exit = tokio::task::spawn_blocking(move || {
+        let mut old = old;
+        let status = old.child.wait();
+        (status, old)
+    });
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = looper.await.unwrap();
+    assert!(failed.is_empty(), "{} failed of {}: {:?}", failed.len(), ok as usize + failed.len(), &failed[..failed.len().min(5)]);
+    assert!(ok > 20, "the loop kept running ({ok} requests)");
+    let (status, _old) = tokio::time::timeout(Duration::from_secs(20), old_exit).await.expect("old proxy exits").unwrap();
+    assert!(status.is_ok());
+    let r = reqwest::Client::new().get(format!("http://{addr}/tenant.json")).header("host", host).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the new process serves");
+    drop(replacement);
+}
+
+/// Starts `basecommerce-proxy -u` on `addr` with `sock` without waiting (it blocks until the
+/// old process hands over its sockets).
+fn proxy_in_background(stack: &Stack, addr: SocketAddr, sock: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+        .arg("-u")
+        .envs(stack.env())
+        .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
+        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", addr.to_string())
+        .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
+        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{}]", stack.vertical))
+        .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
+        .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
+        .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
+        .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", "1000000")
+        .env("BASECOMMERCE_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
 }

@@ -110,27 +110,48 @@ pub enum Outcome {
 
 /// Applies one event exactly once per engine.
 pub async fn process(pool: &deadpool_postgres::Pool, event: &EventEnvelope) -> Result<Outcome, EngineError> {
-    if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
-        return Ok(Outcome::Skipped);
-    }
-    let engines: Vec<Engine> = ALL.into_iter().filter(|e| e.handles(&event.event_type)).collect();
-    if engines.is_empty() {
-        return Ok(Outcome::Ignored);
-    }
+    Ok(process_batch(pool, std::slice::from_ref(event)).await?[0])
+}
+
+/// Applies several events in one transaction (one commit, one WAL flush, instead of one per
+/// event), in order, each bound to its own tenant and deduplicated per engine. All or nothing:
+/// on an error nothing is committed and the caller retries the events one by one, so one bad
+/// event cannot hold back the others.
+pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
+    let mut outcomes = Vec::with_capacity(events.len());
     let mut client = pool.get().await?;
-    let tx = infra::db::tenant_transaction(&mut client, event.tenant_id).await?;
+    let tx = client.transaction().await?;
+    let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
     let mark = tx
         .prepare_cached("INSERT INTO processed_events (tenant_id, engine, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .await?;
-    let mut applied = false;
-    for engine in engines {
-        if tx.execute(&mark, &[&event.tenant_id, &engine.name(), &event.event_id]).await? == 1 {
-            engine.apply(&tx, event).await?;
-            applied = true;
+    let mut bound: Option<uuid::Uuid> = None;
+    for event in events {
+        if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
+            outcomes.push(Outcome::Skipped);
+            continue;
         }
+        let engines: Vec<Engine> = ALL.into_iter().filter(|e| e.handles(&event.event_type)).collect();
+        if engines.is_empty() {
+            outcomes.push(Outcome::Ignored);
+            continue;
+        }
+        if bound != Some(event.tenant_id) {
+            // Transaction-local, like every tenant transaction: row-level security follows it.
+            tx.execute(&bind, &[&event.tenant_id.to_string()]).await?;
+            bound = Some(event.tenant_id);
+        }
+        let mut applied = false;
+        for engine in engines {
+            if tx.execute(&mark, &[&event.tenant_id, &engine.name(), &event.event_id]).await? == 1 {
+                engine.apply(&tx, event).await?;
+                applied = true;
+            }
+        }
+        outcomes.push(if applied { Outcome::Applied } else { Outcome::Duplicate });
     }
     tx.commit().await?;
-    Ok(if applied { Outcome::Applied } else { Outcome::Duplicate })
+    Ok(outcomes)
 }
 
 /// Reads a typed payload; a mismatch is a permanent error.

@@ -185,13 +185,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<H
 #[utoipa::path(get, path = "/api/v1/clients/{id}", tag = "clients", params(("id" = Uuid, Path)),
     responses((status = 200, body = Client), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn get(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<HttpResponse> {
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(&format!("SELECT {COLUMNS} FROM clients WHERE id = $1 AND tenant_id = $2"), &[&id, &tenant.id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("client"))?;
-    tx.commit().await?;
+    let row = crate::sql::one_row(state, tenant, &format!("SELECT {COLUMNS} FROM clients WHERE id = $1 AND tenant_id = $2"), id, "client").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 

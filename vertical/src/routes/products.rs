@@ -176,13 +176,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
 #[utoipa::path(get, path = "/api/v1/products/{id}", tag = "products", params(("id" = Uuid, Path)),
     responses((status = 200, body = Product), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn get(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<HttpResponse> {
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(&format!("SELECT {COLUMNS} FROM products WHERE id = $1 AND tenant_id = $2"), &[&id, &tenant.id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    tx.commit().await?;
+    let row = crate::sql::one_row(state, tenant, &format!("SELECT {COLUMNS} FROM products WHERE id = $1 AND tenant_id = $2"), id, "product").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 
@@ -226,15 +220,6 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     responses((status = 200, body = Product), (status = 403, body = crate::docs::ErrorBody), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn deactivate(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid) -> ApiResult<HttpResponse> {
     who.require_admin()?;
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(
-            &format!("UPDATE products SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"),
-            &[&id, &tenant.id],
-        )
-        .await?
-        .ok_or_else(|| ApiError::not_found("product"))?;
-    tx.commit().await?;
+    let row = crate::sql::one_row(state, tenant, &format!("UPDATE products SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"), id, "product").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }

@@ -139,13 +139,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
 #[utoipa::path(get, path = "/api/v1/suppliers/{id}", tag = "suppliers", params(("id" = Uuid, Path)),
     responses((status = 200, body = Supplier), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn get(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<HttpResponse> {
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(&format!("SELECT {COLUMNS} FROM suppliers WHERE id = $1 AND tenant_id = $2"), &[&id, &tenant.id])
-        .await?
-        .ok_or_else(|| ApiError::not_found("supplier"))?;
-    tx.commit().await?;
+    let row = crate::sql::one_row(state, tenant, &format!("SELECT {COLUMNS} FROM suppliers WHERE id = $1 AND tenant_id = $2"), id, "supplier").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 
@@ -173,16 +167,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     responses((status = 200, body = Supplier), (status = 403, body = crate::docs::ErrorBody), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn deactivate(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid) -> ApiResult<HttpResponse> {
     who.require_admin()?;
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt(
-            &format!("UPDATE suppliers SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"),
-            &[&id, &tenant.id],
-        )
-        .await?
-        .ok_or_else(|| ApiError::not_found("supplier"))?;
-    tx.commit().await?;
+    let row = crate::sql::one_row(state, tenant, &format!("UPDATE suppliers SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"), id, "supplier").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 
