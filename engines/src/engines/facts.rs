@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use super::EngineError;
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 
 /// Lead time assumed when no supplier offers the product.
 pub const DEFAULT_LEAD_TIME_DAYS: i32 = 7;

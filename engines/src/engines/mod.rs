@@ -154,6 +154,35 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelo
     Ok(outcomes)
 }
 
+/// Statements through the connection's statement cache: the engines run the same few queries
+/// for every event, and an uncached `query(&str)` costs an extra round trip to prepare.
+#[allow(async_fn_in_trait)]
+pub trait Cached {
+    async fn exec(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64, tokio_postgres::Error>;
+    async fn one(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<tokio_postgres::Row, tokio_postgres::Error>;
+    async fn opt(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error>;
+    async fn all(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error>;
+}
+
+impl Cached for Transaction<'_> {
+    async fn exec(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<u64, tokio_postgres::Error> {
+        let stmt = self.prepare_cached(sql).await?;
+        self.execute(&stmt, params).await
+    }
+    async fn one(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<tokio_postgres::Row, tokio_postgres::Error> {
+        let stmt = self.prepare_cached(sql).await?;
+        self.query_one(&stmt, params).await
+    }
+    async fn opt(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<Option<tokio_postgres::Row>, tokio_postgres::Error> {
+        let stmt = self.prepare_cached(sql).await?;
+        self.query_opt(&stmt, params).await
+    }
+    async fn all(&self, sql: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+        let stmt = self.prepare_cached(sql).await?;
+        self.query(&stmt, params).await
+    }
+}
+
 /// Reads a typed payload; a mismatch is a permanent error.
 pub fn payload<T: DeserializeOwned>(event: &EventEnvelope) -> Result<T, EngineError> {
     serde_json::from_value(event.payload.clone()).map_err(|e| EngineError::Payload(format!("{} payload: {e}", event.event_type)))

@@ -10,6 +10,8 @@ use super::facts::ProductFacts;
 use super::stock::Sale;
 use super::{payload, EngineError};
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]
@@ -37,7 +39,7 @@ async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid) -> Result<()
                 None => (None, None),
             };
             let estimated: Option<Decimal> = cost.map(|c| (c * quantity).round_dp(2));
-            tx.execute(
+            tx.exec(
                 "INSERT INTO replenishment_suggestions (tenant_id, product_id, suggested_quantity, supplier_id, unit_cost, estimated_cost) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, product_id) DO UPDATE SET \
                    suggested_quantity = excluded.suggested_quantity, supplier_id = excluded.supplier_id, unit_cost = excluded.unit_cost, \
@@ -47,7 +49,7 @@ async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid) -> Result<()
             .await?;
         }
         None => {
-            tx.execute("DELETE FROM replenishment_suggestions WHERE tenant_id = $1 AND product_id = $2", &[&tenant, &product]).await?;
+            tx.exec("DELETE FROM replenishment_suggestions WHERE tenant_id = $1 AND product_id = $2", &[&tenant, &product]).await?;
         }
     }
     Ok(())

@@ -9,6 +9,8 @@ use uuid::Uuid;
 use super::stock::{record_sale_facts, Sale};
 use super::{payload, EngineError};
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 use infra::EventEnvelope;
 
 /// Minimum frequency for a suggestion, in percent.
@@ -43,14 +45,14 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
             &[&event.tenant_id, &products],
         )
         .await?;
-    tx.execute("DELETE FROM complementary_suggestions WHERE tenant_id = $1 AND product_id = ANY($2)", &[&event.tenant_id, &products]).await?;
+    tx.exec("DELETE FROM complementary_suggestions WHERE tenant_id = $1 AND product_id = ANY($2)", &[&event.tenant_id, &products]).await?;
     for r in rows {
         let (p, q, both, n): (Uuid, Uuid, i32, i32) = (r.get(0), r.get(1), r.get(2), r.get(3));
         let freq = (Decimal::from(both) * Decimal::ONE_HUNDRED / Decimal::from(n)).round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
         if freq < Decimal::from(THRESHOLD_PERCENT) {
             continue;
         }
-        tx.execute(
+        tx.exec(
             "INSERT INTO complementary_suggestions (tenant_id, product_id, complementary_id, frequency_percent, orders_with_both, orders_with_product, priority) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
             &[&event.tenant_id, &p, &q, &freq, &both, &n, &priority(freq)],

@@ -11,6 +11,8 @@ use uuid::Uuid;
 use super::facts::ProductFacts;
 use super::{payload, EngineError};
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]
@@ -63,7 +65,7 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
 pub async fn record_sale_facts(tx: &Transaction<'_>, tenant: Uuid, sale: &Sale, occurred_at: DateTime<Utc>) -> Result<(), EngineError> {
     let sold_at = sale.delivered_at.unwrap_or(occurred_at);
     for item in &sale.items {
-        tx.execute(
+        tx.exec(
             "INSERT INTO sale_facts (tenant_id, order_id, product_id, quantity, unit_price, total, sold_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (tenant_id, order_id, product_id) DO NOTHING",
             &[&tenant, &sale.order_id, &item.product_id, &item.quantity, &item.unit_price, &item.total, &sold_at],
@@ -76,14 +78,14 @@ pub async fn record_sale_facts(tx: &Transaction<'_>, tenant: Uuid, sale: &Sale, 
 /// Applies a signed change to on-hand; returns whether this change oversold (sold more than
 /// was on hand — the excess is recorded, on-hand stops at 0).
 async fn adjust(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, delta: Decimal) -> Result<bool, EngineError> {
-    tx.execute("INSERT INTO stock_levels (tenant_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&tenant, &product]).await?;
+    tx.exec("INSERT INTO stock_levels (tenant_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&tenant, &product]).await?;
     let on_hand: Decimal = tx
         .query_one("SELECT on_hand FROM stock_levels WHERE tenant_id = $1 AND product_id = $2 FOR UPDATE", &[&tenant, &product])
         .await?
         .get(0);
     let next = on_hand + delta;
     let (next, excess) = if next < Decimal::ZERO { (Decimal::ZERO, -next) } else { (next, Decimal::ZERO) };
-    tx.execute(
+    tx.exec(
         "UPDATE stock_levels SET on_hand = $3, oversold = oversold + $4, updated_at = now() WHERE tenant_id = $1 AND product_id = $2",
         &[&tenant, &product, &next, &excess],
     )
@@ -101,14 +103,14 @@ async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, oversold: bo
     let days = m.days_to_rupture.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
     let avg = (facts.sold_90d > Decimal::ZERO).then_some(m.avg_daily_sales);
     let minimum = (facts.sold_90d > Decimal::ZERO).then_some(m.minimum);
-    tx.execute(
+    tx.exec(
         "UPDATE stock_levels SET avg_daily_sales = $3, minimum = $4, days_to_rupture = $5, updated_at = now() WHERE tenant_id = $1 AND product_id = $2",
         &[&tenant, &product, &avg, &minimum, &days],
     )
     .await?;
     match m.risk {
         Some(risk) => {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO stock_alerts (tenant_id, product_id, on_hand, minimum, days_to_rupture, risk, oversold) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7) \
                  ON CONFLICT (tenant_id, product_id) WHERE status = 'active' DO UPDATE SET on_hand = excluded.on_hand, \
@@ -119,7 +121,7 @@ async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, oversold: bo
             .await?;
         }
         None => {
-            tx.execute(
+            tx.exec(
                 "UPDATE stock_alerts SET status = 'resolved', resolved_at = now(), updated_at = now() \
                  WHERE tenant_id = $1 AND product_id = $2 AND status = 'active'",
                 &[&tenant, &product],

@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use super::{payload, EngineError};
 use infra::db::Transaction;
+#[allow(unused_imports)]
+use super::Cached;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]
@@ -32,7 +34,7 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
     let tenant = event.tenant_id;
     if let Some(old) = c.old_price.filter(|o| *o > Decimal::ZERO) {
         if c.new_price * Decimal::from(10) >= old * Decimal::from(11) {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO supplier_price_alerts (tenant_id, supplier_id, product_id, kind, previous_price, new_price, change_percent) \
                  VALUES ($1, $2, $3, 'price_increase', $4, $5, $6)",
                 &[&tenant, &c.supplier_id, &c.product_id, &old, &c.new_price, &increase_percent(old, c.new_price)],
@@ -63,7 +65,7 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
     if let Some(row) = cheapest {
         let (alt, alt_price): (Uuid, Decimal) = (row.get(0), row.get(1));
         if c.new_price * Decimal::from(100) >= alt_price * Decimal::from(115) {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO supplier_price_alerts (tenant_id, supplier_id, product_id, kind, previous_price, new_price, change_percent, \
                    alternative_supplier_id, alternative_price) VALUES ($1, $2, $3, 'above_cheapest', $4, $5, $6, $7, $8)",
                 &[&tenant, &c.supplier_id, &c.product_id, &c.old_price, &c.new_price, &increase_percent(alt_price, c.new_price), &alt, &alt_price],
