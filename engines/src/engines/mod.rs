@@ -84,14 +84,33 @@ impl Engine {
         }
     }
 
-    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
+    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut Touched) -> Result<(), EngineError> {
         match self {
-            Self::Stock => stock::apply(tx, event).await,
+            Self::Stock => stock::apply(tx, event, touched).await,
             Self::Sales => sales::apply(tx, event).await,
-            Self::Replenishment => replenishment::apply(tx, event).await,
+            Self::Replenishment => replenishment::apply(event, touched).await,
             Self::SupplierPrice => supplier_price::apply(tx, event).await,
             Self::Delivery => delivery::apply(tx, event).await,
         }
+    }
+}
+
+/// Products whose derived figures must be recomputed before the batch commits. Recomputing
+/// once per product per batch instead of once per event is what makes batches cheap: the
+/// figures depend only on the final on-hand and sales of the product.
+#[derive(Debug, Default)]
+pub struct Touched {
+    /// (tenant, product) → whether any movement of the batch oversold it.
+    stock: std::collections::BTreeMap<(uuid::Uuid, uuid::Uuid), bool>,
+    replenishment: std::collections::BTreeSet<(uuid::Uuid, uuid::Uuid)>,
+}
+
+impl Touched {
+    fn stock(&mut self, tenant: uuid::Uuid, product: uuid::Uuid, oversold: bool) {
+        *self.stock.entry((tenant, product)).or_default() |= oversold;
+    }
+    fn replenishment(&mut self, tenant: uuid::Uuid, product: uuid::Uuid) {
+        self.replenishment.insert((tenant, product));
     }
 }
 
@@ -126,6 +145,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelo
         .prepare_cached("INSERT INTO processed_events (tenant_id, engine, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .await?;
     let mut bound: Option<uuid::Uuid> = None;
+    let mut touched = Touched::default();
     for event in events {
         if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
             outcomes.push(Outcome::Skipped);
@@ -144,11 +164,26 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelo
         let mut applied = false;
         for engine in engines {
             if tx.execute(&mark, &[&event.tenant_id, &engine.name(), &event.event_id]).await? == 1 {
-                engine.apply(&tx, event).await?;
+                engine.apply(&tx, event, &mut touched).await?;
                 applied = true;
             }
         }
         outcomes.push(if applied { Outcome::Applied } else { Outcome::Duplicate });
+    }
+    // Stock figures first: replenishment reads the minimum they imply.
+    for (&(tenant, product), &oversold) in &touched.stock {
+        if bound != Some(tenant) {
+            tx.execute(&bind, &[&tenant.to_string()]).await?;
+            bound = Some(tenant);
+        }
+        stock::refresh(&tx, tenant, product, oversold).await?;
+    }
+    for &(tenant, product) in &touched.replenishment {
+        if bound != Some(tenant) {
+            tx.execute(&bind, &[&tenant.to_string()]).await?;
+            bound = Some(tenant);
+        }
+        replenishment::refresh(&tx, tenant, product).await?;
     }
     tx.commit().await?;
     Ok(outcomes)

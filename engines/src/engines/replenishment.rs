@@ -19,18 +19,19 @@ struct ProductRef {
     product_id: Uuid,
 }
 
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
+pub async fn apply(event: &EventEnvelope, touched: &mut super::Touched) -> Result<(), EngineError> {
     let products: Vec<Uuid> = match event.event_type.as_str() {
         "sale_recorded" => payload::<Sale>(event)?.items.iter().map(|i| i.product_id).collect(),
         _ => vec![payload::<ProductRef>(event)?.product_id],
     };
     for product in products {
-        refresh(tx, event.tenant_id, product).await?;
+        touched.replenishment(event.tenant_id, product);
     }
     Ok(())
 }
 
-async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid) -> Result<(), EngineError> {
+/// Recomputes the product's suggestion (once per touched product per batch, after stock).
+pub async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid) -> Result<(), EngineError> {
     let facts = ProductFacts::load(tx, tenant, product).await?;
     match facts.suggested_quantity() {
         Some(quantity) => {

@@ -40,20 +40,21 @@ pub struct Sale {
     pub items: Vec<SaleItem>,
 }
 
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
+pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut super::Touched) -> Result<(), EngineError> {
     let tenant = event.tenant_id;
     match event.event_type.as_str() {
         "stock_received" | "stock_adjusted" => {
             let m: Movement = payload(event)?;
             let oversold = adjust(tx, tenant, m.product_id, m.quantity).await?;
-            refresh(tx, tenant, m.product_id, oversold).await
+            touched.stock(tenant, m.product_id, oversold);
+            Ok(())
         }
         "sale_recorded" => {
             let sale: Sale = payload(event)?;
             record_sale_facts(tx, tenant, &sale, event.occurred_at).await?;
             for item in &sale.items {
                 let oversold = adjust(tx, tenant, item.product_id, -item.quantity).await?;
-                refresh(tx, tenant, item.product_id, oversold).await?;
+                touched.stock(tenant, item.product_id, oversold);
             }
             Ok(())
         }
@@ -96,8 +97,8 @@ async fn adjust(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, delta: Decima
     Ok(excess > Decimal::ZERO)
 }
 
-/// Recomputes the product's figures and its rupture alert.
-async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, oversold: bool) -> Result<(), EngineError> {
+/// Recomputes the product's figures and its rupture alert (once per touched product per batch).
+pub async fn refresh(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, oversold: bool) -> Result<(), EngineError> {
     let facts = ProductFacts::load(tx, tenant, product).await?;
     let m = facts.metrics();
     let days = m.days_to_rupture.map(|d| i32::try_from(d).unwrap_or(i32::MAX));
