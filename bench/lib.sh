@@ -2,7 +2,7 @@
 # tenant, release binaries, and helpers. Sourced, not run.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-work=$(mktemp -d /tmp/bc-bench.XXXXXX)
+work=$(mktemp -d)
 chmod 755 "$work"
 bin="${CARGO_TARGET_DIR:-$repo/target}/release"
 pids=()

@@ -22,7 +22,6 @@ pub struct Req {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub request_id: String,
 }
 
 impl Req {
@@ -175,6 +174,11 @@ impl ListParams {
         };
         let cursor = q.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::decode(c)).transpose()?;
         Ok(Self { limit, cursor })
+    }
+
+    /// The cursor's `(created_at, id)` as query parameters (both `None` on the first page).
+    pub fn keyset(&self) -> (Option<chrono::DateTime<chrono::Utc>>, Option<uuid::Uuid>) {
+        self.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default()
     }
 
     /// Turns `limit + 1` fetched rows into a page, using `key` to build the next cursor.

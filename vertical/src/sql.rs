@@ -29,6 +29,23 @@ impl Patch {
         self.sets.is_empty()
     }
 
+    /// Runs the update in its own tenant transaction: the updated row, or 404 `what`.
+    pub async fn run(
+        &self,
+        state: &crate::state::AppState,
+        tenant: &crate::domain::tenant::Tenant,
+        table: &str,
+        id: uuid::Uuid,
+        returning: &str,
+        what: &str,
+    ) -> crate::error::ApiResult<tokio_postgres::Row> {
+        let mut client = state.pool.get().await?;
+        let tx = infra::db::tenant_transaction(&mut client, tenant.id).await?;
+        let row = self.apply(&tx, table, id, tenant.id, returning).await?.ok_or_else(|| crate::error::ApiError::not_found(what))?;
+        tx.commit().await?;
+        Ok(row)
+    }
+
     /// Runs the update for row `id` of `tenant_id`, returning `returning` columns.
     pub async fn apply(
         &self,

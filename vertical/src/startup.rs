@@ -158,7 +158,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
     async move {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let mut resp = match read_request(&state, req, request_id.clone()).await {
+        let mut resp = match read_request(&state, req).await {
             Ok(r) => crate::routes::handle(&state, &r).await,
             Err(e) => e.into_response(),
         };
@@ -179,7 +179,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
 }
 
 /// Reads the body up to `vertical.max_body_bytes`; larger bodies are a 413 before any work.
-async fn read_request(state: &AppState, req: Request<Incoming>, request_id: String) -> Result<Req, ApiError> {
+async fn read_request(state: &AppState, req: Request<Incoming>) -> Result<Req, ApiError> {
     let max = state.settings.vertical.max_body_bytes;
     let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
@@ -197,6 +197,5 @@ async fn read_request(state: &AppState, req: Request<Incoming>, request_id: Stri
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers,
         body,
-        request_id,
     })
 }

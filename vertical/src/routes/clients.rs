@@ -135,7 +135,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let q = req.query_params();
     let params = ListParams::from_query(&q)?;
     let search = validate::search_pattern(&q);
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx
@@ -202,10 +202,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, id: Uuid, req: &Req) -> A
     for ((field, max), v) in OPTIONAL.iter().zip(values) {
         patch.set(field, v.map(|v| validate::opt_text(field, v.as_deref(), *max)).transpose()?);
     }
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = patch.apply(&tx, "clients", id, tenant.id, COLUMNS).await?.ok_or_else(|| ApiError::not_found("client"))?;
-    tx.commit().await?;
+    let row = patch.run(state, tenant, "clients", id, COLUMNS, "client").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 

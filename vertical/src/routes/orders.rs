@@ -313,7 +313,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
         ),
     };
     let client_id = validate::query_uuid(&q, "client_id")?;
-    let (t, cid) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, cid) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx

@@ -126,7 +126,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let params = ListParams::from_query(&q)?;
     let search = validate::search_pattern(&q);
     let active = validate::query_bool(&q, "active")?;
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let stmt = tx

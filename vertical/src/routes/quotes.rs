@@ -460,7 +460,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let client_id = validate::query_uuid(&q, "client_id")?;
     let from = validate::query_date(&q, "from")?;
     let to = validate::query_date(&q, "to")?;
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx

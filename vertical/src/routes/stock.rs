@@ -185,7 +185,7 @@ pub async fn levels(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<H
     let q = req.query_params();
     let params = ListParams::from_query(&q)?;
     let search = validate::search_pattern(&q);
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx
@@ -223,7 +223,7 @@ pub async fn movements(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResul
     let q = req.query_params();
     let params = ListParams::from_query(&q)?;
     let product_id = validate::query_uuid(&q, "product_id")?;
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx

@@ -94,7 +94,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let params = ListParams::from_query(&q)?;
     let search = validate::search_pattern(&q);
     let active = validate::query_bool(&q, "active")?;
-    let (t, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default();
+    let (t, id) = params.keyset();
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     let rows = tx
@@ -155,10 +155,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     patch.set("phone", b.phone.map(|v| validate::opt_text("phone", v.as_deref(), 40)).transpose()?);
     patch.set("lead_time_days", b.lead_time_days.map(lead_time).transpose()?);
     patch.set("active", b.active);
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = patch.apply(&tx, "suppliers", id, tenant.id, COLUMNS).await?.ok_or_else(|| ApiError::not_found("supplier"))?;
-    tx.commit().await?;
+    let row = patch.run(state, tenant, "suppliers", id, COLUMNS, "supplier").await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 

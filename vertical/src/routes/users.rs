@@ -96,7 +96,7 @@ pub async fn list(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req)
     let params = ListParams::from_query(&req.query_params())?;
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let (ts, id) = params.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or((None, None));
+    let (ts, id) = params.keyset();
     let rows = tx
         .query(
             &format!(
