@@ -2,6 +2,7 @@
 //! suspended tenants itself, injects `X-Tenant-Slug` and the edge secret, rate limits per IP,
 //! terminates TLS with certificates chosen by SNI, and balances over the verticals.
 
+pub mod acme;
 pub mod host;
 pub mod metrics;
 pub mod pages;

@@ -15,6 +15,8 @@ use pingora::server::configuration::ServerConf;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
+use proxy::acme::challenge::Http01Answers;
+use proxy::acme::AcmeManager;
 use proxy::proxy::{parse_trusted, EdgeProxy};
 use proxy::ratelimit::Limits;
 use proxy::tenants::TenantResolver;
@@ -55,9 +57,11 @@ fn main() -> ExitCode {
     }
     // Pingora binds inside its service threads and only logs a failure there; check first so an
     // operator sees "port in use" and a non-zero exit instead.
+    let acme = settings.acme.enabled;
+    let tls_enabled = p.tls_cert_dir.is_some() || acme;
     if !args.upgrade {
         let mut addrs = vec![p.http_listen];
-        if p.tls_cert_dir.is_some() {
+        if tls_enabled {
             addrs.push(p.https_listen);
         }
         for addr in addrs {
@@ -72,7 +76,7 @@ fn main() -> ExitCode {
         for e in &errors {
             eprintln!("basecommerce-proxy: certificate not loaded: {e}");
         }
-        if loaded.is_empty() {
+        if loaded.is_empty() && !acme {
             return fail(format!("no usable certificate in {} (proxy.tls_cert_dir): expected <host>.pem + <host>.key pairs", dir.display()));
         }
         certs.replace(loaded);
@@ -106,6 +110,21 @@ fn main() -> ExitCode {
         Ok(pool) => pool,
         Err(e) => return fail(e),
     };
+    // Certificates from the ACME cache are served before the listeners open (PostgreSQL may be
+    // away); the manager then keeps them present and fresh in the background.
+    let manager = if acme {
+        match AcmeManager::new(settings.acme.clone(), p.base_domains.clone(), pool.clone(), certs.clone()) {
+            Ok(m) => {
+                let n = m.load_cache();
+                tracing::info!(count = n, cache = %settings.acme.cache_dir.display(), "certificates served from the ACME cache");
+                Some(m)
+            }
+            Err(e) => return fail(e),
+        }
+    } else {
+        None
+    };
+    let answers = manager.as_ref().map(|m| m.answers()).unwrap_or_else(|| Arc::new(Http01Answers::local_only()));
     let tenants = TenantResolver::new(
         pool,
         Duration::from_secs(p.tenant_cache_ttl_secs),
@@ -120,15 +139,16 @@ fn main() -> ExitCode {
         limits: limits.clone(),
         edge_secret: edge_secret.expose().to_owned(),
         trusted: parse_trusted(&p.trusted_proxies),
-        tls_enabled: p.tls_cert_dir.is_some(),
+        tls_enabled,
         redirect_http: p.redirect_http,
         retries: p.upstream_retries,
         landing_redirect: p.landing_redirect.clone(),
         platform: p.platform_name.clone(),
+        answers,
     };
     let mut service = http_proxy_service(&server.configuration, edge);
     service.add_tcp(&p.http_listen.to_string());
-    if p.tls_cert_dir.is_some() {
+    if tls_enabled {
         let mut tls = match TlsSettings::intermediate("", "") {
             Ok(t) => t,
             Err(e) => return fail(format!("TLS settings: {e}")),
@@ -139,11 +159,14 @@ fn main() -> ExitCode {
     }
     server.add_service(service);
     server.add_service(health);
+    if let Some(m) = manager {
+        server.add_service(background_service("acme certificates", m));
+    }
     server.add_service(background_service(
         "edge housekeeping",
         Housekeeping { tenants, limits, certs, cert_dir: p.tls_cert_dir.clone(), redis_url: settings.redis.url.clone(), metrics_listen: p.metrics_listen },
     ));
-    tracing::info!(http = %p.http_listen, https = ?p.tls_cert_dir.as_ref().map(|_| p.https_listen), upstreams = ?p.upstreams, "proxy starting");
+    tracing::info!(http = %p.http_listen, https = ?tls_enabled.then_some(p.https_listen), acme, upstreams = ?p.upstreams, "proxy starting");
     server.run_forever()
 }
 

@@ -57,6 +57,8 @@ pub struct EdgeProxy {
     pub retries: usize,
     pub landing_redirect: Option<String>,
     pub platform: String,
+    /// HTTP-01 tokens being answered for the CA (empty when ACME is off).
+    pub answers: Arc<crate::acme::challenge::Http01Answers>,
 }
 
 fn in_cidr(ip: IpAddr, (net, bits): (IpAddr, u8)) -> bool {
@@ -184,7 +186,13 @@ impl ProxyHttp for EdgeProxy {
             let page = Page { content_type: "application/json", body: r#"{"status":"ok","edge":true}"#.into() };
             return self.respond(session, ctx, 200, page, &[]).await;
         }
-        if path.starts_with("/.well-known/acme-challenge/") {
+        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+            // Answered on plain HTTP before any redirect or tenant check: the CA is neither a
+            // browser nor a tenant's customer.
+            if let Some(key_authorization) = self.answers.answer(token).await {
+                let page = Page { content_type: "text/plain", body: key_authorization };
+                return self.respond(session, ctx, 200, page, &[]).await;
+            }
             let page = self.error_page(session, "not_found", "Not found", "No such challenge.");
             return self.respond(session, ctx, 404, page, &[]).await;
         }

@@ -26,10 +26,14 @@ pub struct CertError {
     pub message: String,
 }
 
-/// The certificates currently served.
+type ByName = HashMap<String, Arc<CertifiedKey>>;
+
+/// The certificates currently served: the operator's files over the ones issued by ACME.
 #[derive(Default)]
 pub struct CertStore {
-    by_name: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
+    by_name: ArcSwap<ByName>,
+    files: std::sync::Mutex<ByName>,
+    issued: std::sync::Mutex<ByName>,
 }
 
 impl std::fmt::Debug for CertStore {
@@ -43,9 +47,27 @@ impl CertStore {
         Arc::new(Self::default())
     }
 
-    /// Replaces every certificate at once.
-    pub fn replace(&self, certs: HashMap<String, Arc<CertifiedKey>>) {
-        self.by_name.store(Arc::new(certs));
+    /// Replaces every certificate from `proxy.tls_cert_dir` at once.
+    pub fn replace(&self, certs: ByName) {
+        *self.files.lock().unwrap_or_else(|p| p.into_inner()) = certs;
+        self.publish();
+    }
+
+    /// Serves an issued certificate for each of its names (a wildcard certificate usually
+    /// names its apex too); the next handshake uses it, handshakes in flight are untouched.
+    pub fn install_issued(&self, names: &[String], key: Arc<CertifiedKey>) {
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        for n in names {
+            issued.insert(n.to_ascii_lowercase(), key.clone());
+        }
+        drop(issued);
+        self.publish();
+    }
+
+    fn publish(&self) {
+        let mut merged = self.issued.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        merged.extend(self.files.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), v.clone())));
+        self.by_name.store(Arc::new(merged));
     }
 
     /// Names served now (`*.example.com` for wildcards).
