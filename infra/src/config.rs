@@ -652,6 +652,26 @@ mod tests {
     }
 
     #[test]
+    fn acme_needs_an_email_accepted_terms_and_a_token_for_dns01() {
+        let mut s = Settings::default();
+        s.acme.enabled = true;
+        assert_eq!(s.validate().unwrap_err().key, "acme.email");
+        s.acme.email = Some("ops@example.com".into());
+        assert_eq!(s.validate().unwrap_err().key, "acme.accept_terms");
+        s.acme.accept_terms = true;
+        s.validate().unwrap();
+        s.acme.dns_provider = Some("digitalocean".into());
+        assert_eq!(s.validate().unwrap_err().key, "acme.dns_token");
+        s.acme.dns_token = Some(Secret::new("dop_v1_abc"));
+        s.validate().unwrap();
+        s.acme.dns_provider = Some("route53".into());
+        assert_eq!(s.validate().unwrap_err().key, "acme.dns_provider");
+        s.acme.dns_provider = None;
+        s.acme.directory_url = "http://insecure.example/dir".into();
+        assert_eq!(s.validate().unwrap_err().key, "acme.directory_url");
+    }
+
+    #[test]
     fn credentials_directory_supplies_secrets() {
         let d = tmpdir("cred");
         write(&d, "auth.jwt_secret", &format!("{GOOD_JWT}\n"));

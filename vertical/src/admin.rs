@@ -89,6 +89,17 @@ pub struct TenantSummary {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
+/// One certificate of the edge as `basecommerce cert status` prints it.
+#[derive(Debug, Serialize)]
+pub struct CertificateStatus {
+    pub name: String,
+    pub issuer: Option<String>,
+    pub not_after: Option<chrono::DateTime<chrono::Utc>>,
+    pub failures: i32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// `basecommerce events status`.
 #[derive(Debug, Serialize)]
 pub struct EventsStatus {
@@ -205,6 +216,22 @@ impl Admin {
             });
         }
         Ok(out)
+    }
+
+    /// The edge's certificates (issued by its ACME client) and the names still failing.
+    pub async fn cert_status(&self) -> Result<Vec<CertificateStatus>, AdminError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                "SELECT coalesce(c.name, s.name), c.issuer, c.not_after, coalesce(s.failures, 0), s.last_error, s.next_attempt_at \
+                 FROM acme_certificates c FULL JOIN acme_status s ON s.name = c.name ORDER BY 1",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| CertificateStatus { name: r.get(0), issuer: r.get(1), not_after: r.get(2), failures: r.get(3), last_error: r.get(4), next_attempt_at: r.get(5) })
+            .collect())
     }
 
     /// Suspends or resumes a tenant and announces the change.

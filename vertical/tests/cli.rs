@@ -144,3 +144,29 @@ async fn a_changed_migration_is_refused() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("V1") || err.to_lowercase().contains("divergent") || err.contains("checksum"), "{err}");
 }
+
+#[tokio::test]
+async fn cert_status_lists_issued_certificates_and_failing_names() {
+    let (cli, db) = Cli::new();
+    cli.ok_json(&["--json", "migrate"]);
+    assert_eq!(cli.ok_json(&["--json", "cert", "status"]), serde_json::json!([]), "nothing issued yet");
+    let su = connect(&db.superuser_url).await;
+    su.batch_execute(
+        "INSERT INTO acme_certificates (name, domains, chain_pem, key_pem, issuer, not_before, not_after) \
+           VALUES ('*.example.com', '{*.example.com,example.com}', 'x', 'y', 'CN=Test CA', now(), now() + interval '90 days'); \
+         INSERT INTO acme_status (name, failures, last_error, last_attempt_at, next_attempt_at) \
+           VALUES ('shop.client.test', 3, 'connection refused', now(), now() + interval '48 minutes')",
+    )
+    .await
+    .unwrap();
+    let certs = cli.ok_json(&["--json", "cert", "status"]);
+    let certs = certs.as_array().unwrap();
+    assert_eq!(certs.len(), 2);
+    assert_eq!((certs[0]["name"].as_str(), certs[0]["issuer"].as_str()), (Some("*.example.com"), Some("CN=Test CA")));
+    assert!(certs[0]["not_after"].is_string());
+    assert_eq!((certs[1]["name"].as_str(), certs[1]["failures"].as_i64()), (Some("shop.client.test"), Some(3)));
+    assert_eq!(certs[1]["last_error"], "connection refused");
+    let table = cli.run(&["cert", "status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(table.contains("NOT AFTER") && table.contains("connection refused (failures 3"), "{table}");
+}

@@ -40,6 +40,15 @@ enum Command {
     /// The dead-letter stream.
     #[command(subcommand)]
     Dlq(DlqCmd),
+    /// The edge's TLS certificates (ACME).
+    #[command(subcommand)]
+    Cert(CertCmd),
+}
+
+#[derive(Subcommand)]
+enum CertCmd {
+    /// Each certificate's issuer and expiry, and the last error of names not yet issued.
+    Status,
 }
 
 #[derive(Subcommand)]
@@ -198,6 +207,22 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
                     vec!["outbox unpublished".into(), s.outbox_unpublished.to_string()],
                 ];
                 print_table(&["WHAT", "STATE"], &rows);
+            }
+        }
+        Command::Cert(CertCmd::Status) => {
+            let certs = admin.cert_status().await?;
+            if json {
+                print_json(&certs);
+            } else {
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map_or("-".to_string(), |t| t.format("%Y-%m-%d %H:%M").to_string());
+                let rows: Vec<Vec<String>> = certs
+                    .iter()
+                    .map(|c| {
+                        let error = c.last_error.as_ref().map_or("-".to_string(), |e| format!("{e} (failures {}, next try {})", c.failures, when(c.next_attempt_at)));
+                        vec![c.name.clone(), c.issuer.clone().unwrap_or_else(|| "-".into()), when(c.not_after), error]
+                    })
+                    .collect();
+                print_table(&["NAME", "ISSUER", "NOT AFTER", "LAST ERROR"], &rows);
             }
         }
         Command::Dlq(DlqCmd::List { limit }) => {
