@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::tenant::Tenant;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::{json, HttpResponse, Page};
 use crate::state::AppState;
 use infra::db::tenant_transaction;
@@ -167,6 +167,11 @@ pub async fn replenishment(state: &AppState, tenant: &Tenant) -> ApiResult<HttpR
 async fn complementary_rows(state: &AppState, tenant: &Tenant, product: Option<Uuid>) -> ApiResult<Vec<Complementary>> {
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
+    // A product of another tenant (or none) is "not found", like everywhere else: an empty list
+    // would tell a prober nothing, but it would answer differently from every other endpoint.
+    if let Some(id) = product {
+        tx.query_opt("SELECT 1 FROM products WHERE id = $1 AND tenant_id = $2", &[&id, &tenant.id]).await?.ok_or_else(|| ApiError::not_found("product"))?;
+    }
     let rows = tx
         .query(
             "SELECT c.product_id, p.name, c.complementary_id, q.name, c.frequency_percent, c.orders_with_both, c.orders_with_product, c.priority \
