@@ -8,6 +8,14 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 "$repo/tests/ensure-packages.sh" test
+# schemathesis (PyPI) drives the API fuzzing test; it lives in a venv of its own, next to the build.
+tools="${CARGO_TARGET_DIR:-$repo/target}/tools"
+if [ ! -x "$tools/schemathesis/bin/st" ]; then
+  echo "==> installing schemathesis into $tools/schemathesis"
+  python3 -m venv "$tools/schemathesis"
+  "$tools/schemathesis/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
+fi
+export BASECOMMERCE_SCHEMATHESIS="$tools/schemathesis/bin/st"
 echo "==> cargo test (target: ${CARGO_TARGET_DIR:-$repo/target})"
 if [ $# -eq 0 ]; then set -- --workspace; fi
 cargo test --locked "$@"

@@ -60,7 +60,7 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
             let who = Principal::authenticate(state, &tenant, req)?;
             api_v1(state, &tenant, &who, req, rest).await
         }
-        _ => Err(ApiError::NotFound(format!("no route for {} {}", req.method, req.path))),
+        _ => no_route(req),
     }
 }
 
@@ -127,6 +127,14 @@ async fn api_v1(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req, p
         (&M::GET, ["insights", "supplier-price-alerts"]) => insights::supplier_price_alerts(state, tenant).await,
         (&M::GET, ["insights", "delivery-routes"]) => insights::delivery_routes(state, tenant).await,
 
+        _ => no_route(req),
+    }
+}
+
+/// 405 with `Allow` for a known path asked with another method, else 404.
+fn no_route(req: &Req) -> ApiResult<HttpResponse> {
+    match crate::docs::declared_methods(&req.path) {
+        Some(allowed) if !allowed.contains(&req.method.as_str()) => Err(ApiError::MethodNotAllowed { allow: allowed.join(", ") }),
         _ => Err(ApiError::NotFound(format!("no route for {} {}", req.method, req.path))),
     }
 }
