@@ -16,7 +16,7 @@ use infra::bus::{envelope, ensure_group, FIELD_DELIVERIES, FIELD_EVENT, FIELD_RE
 use infra::Settings;
 
 /// Entries per read.
-const READ_COUNT: usize = 64;
+const READ_COUNT: usize = 256;
 
 pub struct EventWorker {
     settings: Arc<Settings>,

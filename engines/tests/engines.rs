@@ -214,3 +214,45 @@ async fn delivery_routes_follow_orders_and_drop_delivered_stops() {
     .await;
     run.stop().await;
 }
+
+/// Movements of one batch are applied one after another, not summed: +5, −8, +10 is 0 with 3
+/// oversold and then 10 on hand (a sum, +7, would hide the oversale), and a redelivered event in
+/// the same batch counts once.
+#[tokio::test]
+async fn a_batch_applies_its_movements_in_order_and_each_event_once() {
+    use infra::EventEnvelope;
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let other = stack.tenant("beta").await;
+    let sand = s.product("AREIA", "80.00").await;
+    let beta_sand = other.product("AREIA", "80.00").await;
+    let product: uuid::Uuid = sand.parse().unwrap();
+    let movement = |tenant: uuid::Uuid, product: &str, kind: &str, qty: &str| {
+        EventEnvelope::new(tenant, "stock", product.parse().unwrap(), kind, json!({"product_id": product, "quantity": qty}))
+    };
+    let received = movement(s.tenant_id, &sand, "stock_received", "5");
+    let sale = EventEnvelope::new(
+        s.tenant_id,
+        "order",
+        uuid::Uuid::new_v4(),
+        "sale_recorded",
+        json!({"order_id": uuid::Uuid::new_v4(), "delivered_at": null, "items": [{"product_id": product, "quantity": "8", "unit_price": "80.00", "total": "640.00"}]}),
+    );
+    let restock = movement(s.tenant_id, &sand, "stock_received", "10");
+    let beta = movement(other.tenant_id, &beta_sand, "stock_received", "4");
+    let batch = vec![received.clone(), beta, sale, restock, received];
+    let settings = &stack.settings;
+    let pool = infra::db::pool(settings.require_engines_database_url().unwrap(), &settings.database, 2).unwrap();
+    let outcomes = engines::engines::process_batch(&pool, &batch).await.unwrap();
+    use engines::engines::Outcome::{Applied, Duplicate};
+    assert_eq!(outcomes, [Applied, Applied, Applied, Applied, Duplicate]);
+
+    let (_, stock) = s.call(Method::GET, "/api/v1/stock", None).await;
+    assert_eq!((stock["items"][0]["on_hand"].as_str(), stock["items"][0]["oversold"].as_str()), (Some("10.000"), Some("3.000")));
+    let (_, stock) = other.call(Method::GET, "/api/v1/stock", None).await;
+    assert_eq!(stock["items"][0]["on_hand"], "4.000", "each tenant's movements under its own binding");
+    let again = engines::engines::process_batch(&pool, &batch).await.unwrap();
+    assert!(again.iter().all(|o| *o == Duplicate), "a redelivered batch changes nothing: {again:?}");
+    let (_, stock) = s.call(Method::GET, "/api/v1/stock", None).await;
+    assert_eq!(stock["items"][0]["on_hand"], "10.000");
+}

@@ -100,12 +100,17 @@ impl Engine {
 /// figures depend only on the final on-hand and sales of the product.
 #[derive(Debug, Default)]
 pub struct Touched {
+    /// Signed on-hand changes (tenant, product, delta), in event order, applied after the events.
+    movements: Vec<(uuid::Uuid, uuid::Uuid, rust_decimal::Decimal)>,
     /// (tenant, product) → whether any movement of the batch oversold it.
     stock: std::collections::BTreeMap<(uuid::Uuid, uuid::Uuid), bool>,
     replenishment: std::collections::BTreeSet<(uuid::Uuid, uuid::Uuid)>,
 }
 
 impl Touched {
+    fn movement(&mut self, tenant: uuid::Uuid, product: uuid::Uuid, delta: rust_decimal::Decimal) {
+        self.movements.push((tenant, product, delta));
+    }
     fn stock(&mut self, tenant: uuid::Uuid, product: uuid::Uuid, oversold: bool) {
         *self.stock.entry((tenant, product)).or_default() |= oversold;
     }
@@ -136,57 +141,92 @@ pub async fn process(pool: &deadpool_postgres::Pool, event: &EventEnvelope) -> R
 /// event), in order, each bound to its own tenant and deduplicated per engine. All or nothing:
 /// on an error nothing is committed and the caller retries the events one by one, so one bad
 /// event cannot hold back the others.
+///
+/// Round trips, not SQL, bound the engines' throughput, so the batch is shaped around them: the
+/// dedupe records of every (event, engine) go out pipelined in one round trip, stock movements
+/// are applied per tenant in three statements whatever their number, and derived figures are
+/// recomputed once per touched product.
 pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
-    let mut outcomes = Vec::with_capacity(events.len());
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
     let mark = tx
         .prepare_cached("INSERT INTO processed_events (tenant_id, engine, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
         .await?;
-    let mut bound: Option<uuid::Uuid> = None;
-    let mut touched = Touched::default();
-    for event in events {
+
+    let mut outcomes = vec![Outcome::Skipped; events.len()];
+    let mut claims: Vec<(usize, Engine)> = Vec::new();
+    for (i, event) in events.iter().enumerate() {
         if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
-            outcomes.push(Outcome::Skipped);
             continue;
         }
-        let engines: Vec<Engine> = ALL.into_iter().filter(|e| e.handles(&event.event_type)).collect();
-        if engines.is_empty() {
-            outcomes.push(Outcome::Ignored);
-            continue;
-        }
+        let before = claims.len();
+        claims.extend(ALL.into_iter().filter(|e| e.handles(&event.event_type)).map(|e| (i, e)));
+        outcomes[i] = if claims.len() == before { Outcome::Ignored } else { Outcome::Duplicate };
+    }
+    let (claimed, mut bound) = mark_all(&tx, &bind, &mark, events, &claims).await?;
+
+    let mut touched = Touched::default();
+    for (&(i, engine), _) in claims.iter().zip(&claimed).filter(|(_, &new)| new) {
+        let event = &events[i];
         if bound != Some(event.tenant_id) {
             // Transaction-local, like every tenant transaction: row-level security follows it.
             tx.execute(&bind, &[&event.tenant_id.to_string()]).await?;
             bound = Some(event.tenant_id);
         }
-        let mut applied = false;
-        for engine in engines {
-            if tx.execute(&mark, &[&event.tenant_id, &engine.name(), &event.event_id]).await? == 1 {
-                engine.apply(&tx, event, &mut touched).await?;
-                applied = true;
-            }
-        }
-        outcomes.push(if applied { Outcome::Applied } else { Outcome::Duplicate });
+        engine.apply(&tx, event, &mut touched).await?;
+        outcomes[i] = Outcome::Applied;
     }
+    let mut rebind = |tenant: uuid::Uuid| {
+        let needed = bound != Some(tenant);
+        bound = Some(tenant);
+        needed
+    };
+    stock::apply_movements(&tx, &bind, &mut rebind, &mut touched).await?;
     // Stock figures first: replenishment reads the minimum they imply.
     for (&(tenant, product), &oversold) in &touched.stock {
-        if bound != Some(tenant) {
+        if rebind(tenant) {
             tx.execute(&bind, &[&tenant.to_string()]).await?;
-            bound = Some(tenant);
         }
         stock::refresh(&tx, tenant, product, oversold).await?;
     }
     for &(tenant, product) in &touched.replenishment {
-        if bound != Some(tenant) {
+        if rebind(tenant) {
             tx.execute(&bind, &[&tenant.to_string()]).await?;
-            bound = Some(tenant);
         }
         replenishment::refresh(&tx, tenant, product).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
+}
+
+/// Inserts the dedupe record of every claim, pipelined (tokio-postgres sends concurrent
+/// requests back to back, PostgreSQL runs them in order), rebinding the tenant between runs.
+/// Returns which claims are new, and the tenant bound at the end.
+async fn mark_all(
+    tx: &Transaction<'_>,
+    bind: &tokio_postgres::Statement,
+    mark: &tokio_postgres::Statement,
+    events: &[EventEnvelope],
+    claims: &[(usize, Engine)],
+) -> Result<(Vec<bool>, Option<uuid::Uuid>), EngineError> {
+    use tokio_postgres::types::ToSql;
+    let keys: Vec<String> = events.iter().map(|e| e.tenant_id.to_string()).collect();
+    let names: Vec<&'static str> = claims.iter().map(|(_, e)| e.name()).collect();
+    let mut bound = None;
+    let mut requests: Vec<(bool, Vec<&(dyn ToSql + Sync)>)> = Vec::with_capacity(claims.len() + 1);
+    for (k, &(i, _)) in claims.iter().enumerate() {
+        let event = &events[i];
+        if bound != Some(event.tenant_id) {
+            requests.push((false, vec![&keys[i]]));
+            bound = Some(event.tenant_id);
+        }
+        requests.push((true, vec![&event.tenant_id, &names[k], &event.event_id]));
+    }
+    let pending = requests.iter().map(|(is_mark, params)| tx.execute(if *is_mark { mark } else { bind }, params));
+    let results = futures_util::future::try_join_all(pending).await?;
+    let claimed = results.into_iter().zip(&requests).filter(|(_, (is_mark, _))| *is_mark).map(|(n, _)| n == 1).collect();
+    Ok((claimed, bound))
 }
 
 /// Statements through the connection's statement cache: the engines run the same few queries

@@ -45,16 +45,14 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut su
     match event.event_type.as_str() {
         "stock_received" | "stock_adjusted" => {
             let m: Movement = payload(event)?;
-            let oversold = adjust(tx, tenant, m.product_id, m.quantity).await?;
-            touched.stock(tenant, m.product_id, oversold);
+            touched.movement(tenant, m.product_id, m.quantity);
             Ok(())
         }
         "sale_recorded" => {
             let sale: Sale = payload(event)?;
             record_sale_facts(tx, tenant, &sale, event.occurred_at).await?;
             for item in &sale.items {
-                let oversold = adjust(tx, tenant, item.product_id, -item.quantity).await?;
-                touched.stock(tenant, item.product_id, oversold);
+                touched.movement(tenant, item.product_id, -item.quantity);
             }
             Ok(())
         }
@@ -76,25 +74,70 @@ pub async fn record_sale_facts(tx: &Transaction<'_>, tenant: Uuid, sale: &Sale, 
     Ok(())
 }
 
-/// Applies a signed change to on-hand; returns whether this change oversold (sold more than
-/// was on hand — the excess is recorded, on-hand stops at 0).
-async fn adjust(tx: &Transaction<'_>, tenant: Uuid, product: Uuid, delta: Decimal) -> Result<bool, EngineError> {
-    tx.exec("INSERT INTO stock_levels (tenant_id, product_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&tenant, &product]).await?;
-    let on_hand: Decimal = tx
-        .query_one("SELECT on_hand FROM stock_levels WHERE tenant_id = $1 AND product_id = $2 FOR UPDATE", &[&tenant, &product])
-        .await?
-        .get(0);
-    let next = on_hand + delta;
-    let (next, excess) = if next < Decimal::ZERO { (Decimal::ZERO, -next) } else { (next, Decimal::ZERO) };
-    tx.exec(
-        "UPDATE stock_levels SET on_hand = $3, oversold = oversold + $4, updated_at = now() WHERE tenant_id = $1 AND product_id = $2",
-        &[&tenant, &product, &next, &excess],
-    )
-    .await?;
-    if excess > Decimal::ZERO {
-        tracing::warn!(tenant = %tenant, product = %product, %excess, "oversold: sale exceeded stock on hand");
+/// Applies the batch's movements, tenant by tenant, in three statements each: create missing
+/// stock rows, lock and read the touched rows (in product order, so concurrent workers cannot
+/// deadlock), then write the results computed here in event order. Each movement is applied as
+/// if alone: a sale beyond what is on hand leaves 0, adds the excess to `oversold` and flags it.
+pub async fn apply_movements(
+    tx: &Transaction<'_>,
+    bind: &tokio_postgres::Statement,
+    rebind: &mut impl FnMut(Uuid) -> bool,
+    touched: &mut super::Touched,
+) -> Result<(), EngineError> {
+    use std::collections::BTreeMap;
+    let movements = std::mem::take(&mut touched.movements);
+    let mut tenants: Vec<Uuid> = Vec::new();
+    for (t, _, _) in &movements {
+        if !tenants.contains(t) {
+            tenants.push(*t);
+        }
     }
-    Ok(excess > Decimal::ZERO)
+    for tenant in tenants {
+        if rebind(tenant) {
+            tx.execute(bind, &[&tenant.to_string()]).await?;
+        }
+        let mine: Vec<(Uuid, Decimal)> = movements.iter().filter(|(t, _, _)| *t == tenant).map(|(_, p, d)| (*p, *d)).collect();
+        let mut products: Vec<Uuid> = mine.iter().map(|(p, _)| *p).collect();
+        products.sort_unstable();
+        products.dedup();
+        tx.exec(
+            "INSERT INTO stock_levels (tenant_id, product_id) SELECT $1, p FROM unnest($2::uuid[]) AS p ON CONFLICT DO NOTHING",
+            &[&tenant, &products],
+        )
+        .await?;
+        let rows = tx
+            .all(
+                "SELECT product_id, on_hand FROM stock_levels WHERE tenant_id = $1 AND product_id = ANY($2) ORDER BY product_id FOR UPDATE",
+                &[&tenant, &products],
+            )
+            .await?;
+        // product → (on hand, excess this batch, oversold by some movement)
+        let mut state: BTreeMap<Uuid, (Decimal, Decimal, bool)> = rows.iter().map(|r| (r.get(0), (r.get(1), Decimal::ZERO, false))).collect();
+        for (product, delta) in &mine {
+            let entry = state.entry(*product).or_insert((Decimal::ZERO, Decimal::ZERO, false));
+            let next = entry.0 + delta;
+            if next < Decimal::ZERO {
+                tracing::warn!(tenant = %tenant, product = %product, excess = %(-next), "oversold: sale exceeded stock on hand");
+                *entry = (Decimal::ZERO, entry.1 - next, true);
+            } else {
+                entry.0 = next;
+            }
+        }
+        let ids: Vec<Uuid> = state.keys().copied().collect();
+        let on_hand: Vec<Decimal> = state.values().map(|v| v.0).collect();
+        let excess: Vec<Decimal> = state.values().map(|v| v.1).collect();
+        tx.exec(
+            "UPDATE stock_levels s SET on_hand = u.on_hand, oversold = s.oversold + u.excess, updated_at = now() \
+             FROM unnest($2::uuid[], $3::numeric[], $4::numeric[]) AS u(product_id, on_hand, excess) \
+             WHERE s.tenant_id = $1 AND s.product_id = u.product_id",
+            &[&tenant, &ids, &on_hand, &excess],
+        )
+        .await?;
+        for (product, (_, _, oversold)) in state {
+            touched.stock(tenant, product, oversold);
+        }
+    }
+    Ok(())
 }
 
 /// Recomputes the product's figures and its rupture alert (once per touched product per batch).
