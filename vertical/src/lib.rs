@@ -13,4 +13,5 @@ pub mod routes;
 pub mod sql;
 pub mod startup;
 pub mod state;
+pub mod ui;
 pub mod validate;

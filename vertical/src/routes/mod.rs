@@ -43,6 +43,9 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
     }
 
     check_edge_secret(state, req)?;
+    if let (&Method::GET, ["static", name]) = (&req.method, segments.as_slice()) {
+        return crate::ui::assets::serve(name).ok_or_else(|| ApiError::not_found("file"));
+    }
     let tenant = resolve_tenant(state, req).await?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
 
@@ -60,7 +63,9 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
             let who = Principal::authenticate(state, &tenant, req)?;
             api_v1(state, &tenant, &who, req, rest).await
         }
-        _ => Err(ApiError::NotFound(format!("no route for {} {}", req.method, req.path))),
+        (_, ["api", ..]) => Err(ApiError::NotFound(format!("no route for {} {}", req.method, req.path))),
+        // Everything else is the browser UI (HTML pages, their own errors included).
+        _ => Ok(crate::ui::route(state, &tenant, req, &segments).await),
     }
 }
 
