@@ -13,6 +13,9 @@ have_cmd cmake || need+=(cmake)   # pingora builds zlib-ng with cmake
 if [ "$profile" = test ]; then
   have_cmd runuser || need+=(util-linux)
   have_cmd cc || need+=(build-essential)
+  # Browser tests of the tenant UI (proxy/tests/browser.rs) drive real headless Chromium.
+  have_cmd chromium || need+=(chromium)
+  have_cmd chromedriver || need+=(chromium-driver)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

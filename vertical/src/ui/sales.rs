@@ -164,7 +164,7 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
 
     let lines = html! {
         div class="scroll" {
-            table {
+            table class="stack" {
                 thead { tr {
                     th { (t.s("field.product_name")) } th class="num" { (t.s("field.unit_price")) } th { (t.s("field.quantity")) }
                     th { (t.s("field.discount_percent")) } th class="num" { (t.s("field.line_total")) }
@@ -182,12 +182,12 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
                                 td {
                                     input type="hidden" name={ "product_" (i) } value=(it["product_id"].as_str().unwrap_or(""));
                                     input type="hidden" name={ "price_" (i) } value=(it["unit_price"].as_str().unwrap_or(""));
-                                    label class="hint" for={ "qty_" (i) } { (t.s("field.quantity")) ": " (name) }
+                                    label class="sr" for={ "qty_" (i) } { (t.s("field.quantity")) ": " (name) }
                                     input id={ "qty_" (i) } name={ "qty_" (i) } inputmode="decimal" data-qty value=(kept(format!("qty_{i}"), &it["quantity"])) aria-invalid=[qerr.map(|_| "true")];
                                     @if let Some(m) = qerr { p class="err" { (m) } }
                                 }
                                 td {
-                                    label class="hint" for={ "disc_" (i) } { (t.s("field.discount_percent")) }
+                                    label class="sr" for={ "disc_" (i) } { (t.s("field.discount_percent")) }
                                     input id={ "disc_" (i) } name={ "disc_" (i) } inputmode="decimal" data-disc value=(kept(format!("disc_{i}"), &it["discount_percent"])) aria-invalid=[derr.map(|_| "true")];
                                     @if let Some(m) = derr { p class="err" { (m) } }
                                 }
@@ -196,7 +196,7 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
                                 td { (it["discount_percent"].as_str().unwrap_or("")) }
                             }
                             td class="num" data-line { (it["total"].as_str().unwrap_or("")) }
-                            @if draft { td { input type="checkbox" name={ "remove_" (i) } data-remove aria-label={ (t.s("quotes.remove")) " " (name) }; } }
+                            @if draft { td { label { input type="checkbox" name={ "remove_" (i) } data-remove; span class="sr" { " " (t.s("quotes.remove")) " " (name) } } } }
                         }
                     }
                 }
@@ -285,7 +285,7 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
             }
         }
     };
-    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("quotes.title"), quote["number"].as_str().unwrap_or("")), body))
+    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("quotes.one"), quote["number"].as_str().unwrap_or("")), body))
 }
 
 /// The API body that replaces a draft: its stored header with `discount` and `items`.
@@ -432,7 +432,7 @@ async fn order_page(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<
         }
     };
     let code = if failed.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("orders.title"), o["number"].as_str().unwrap_or("")), body))
+    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("orders.one"), o["number"].as_str().unwrap_or("")), body))
 }
 
 pub async fn order_status(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
