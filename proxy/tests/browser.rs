@@ -226,6 +226,34 @@ async fn a_tenant_runs_its_day_in_chromium_and_another_tenant_sees_none_of_it() 
         wait_text(&c, ".flash", "Product created.").await;
     }
 
+    // A product image from the edit page: refused when it is not an image, then a real photo
+    // appears as its resized WebP (made by the engines worker).
+    let photo = profiles.join("photo.jpg");
+    let script = profiles.join("innocent.jpg");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let img = image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(900, 600, |x, y| image::Rgb([(x / 4) as u8, (y / 3) as u8, 120])));
+    img.save_with_format(&photo, image::ImageFormat::Jpeg).unwrap();
+    std::fs::write(&script, b"#!/bin/sh\necho not an image\n").unwrap();
+    c.goto(&format!("{base}/products")).await.unwrap();
+    click(&c, "a[href$='/edit']").await;
+    wait_text(&c, "#h-image", "Image").await;
+    for (file, expect) in [(&script, "not a JPEG, PNG or WebP"), (&photo, "Image uploaded")] {
+        c.find(Locator::Id("file")).await.unwrap().send_keys(&file.display().to_string()).await.unwrap();
+        click(&c, "form[enctype='multipart/form-data'] button").await;
+        wait_text(&c, if expect.starts_with("Image") { ".flash" } else { ".alert" }, expect).await;
+    }
+    let start = std::time::Instant::now();
+    loop {
+        let loaded = c.execute("const i = document.querySelector('img.preview'); return i && i.complete ? i.naturalWidth : 0;", vec![]).await.unwrap();
+        if loaded.as_u64() == Some(480) {
+            break; // the card variant: 900×600 scaled to 480 wide
+        }
+        assert!(start.elapsed() < WAIT, "the card image never appeared (naturalWidth {loaded})");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.refresh().await.unwrap();
+    }
+    shoot(&c, &shots, "product").await;
+
     // Some stock arrives (less than will be sold).
     c.goto(&format!("{base}/stock")).await.unwrap();
     c.find(Locator::Id("r-product_id")).await.unwrap().select_by_label("CIM — Cimento 50kg").await.unwrap();

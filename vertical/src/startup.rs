@@ -61,6 +61,8 @@ impl Application {
             tokens: TokenKeys::new(jwt.expose(), settings.auth.access_token_ttl_secs),
             edge_secret_digest: Sha256::digest(edge.expose().as_bytes()).into(),
             dummy_password_hash: password::dummy_hash().await,
+            files: infra::files::LocalDisk::new(&settings.files.dir),
+            upload_slots: Default::default(),
             pool,
             redis,
             settings,
@@ -180,7 +182,11 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
 
 /// Reads the body up to `vertical.max_body_bytes`; larger bodies are a 413 before any work.
 async fn read_request(state: &AppState, req: Request<Incoming>) -> Result<Req, ApiError> {
-    let max = state.settings.vertical.max_body_bytes;
+    let max = if crate::routes::files::is_upload(req.method(), req.uri().path()) {
+        state.settings.files.max_upload_bytes
+    } else {
+        state.settings.vertical.max_body_bytes
+    };
     let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
         return Err(ApiError::PayloadTooLarge(max));

@@ -269,3 +269,74 @@ async fn sellers_tenants_assets_and_unknown_pages() {
     let resp = app.req(Method::GET, "acme", "/static/app.000000000000.css").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
+
+/// A `multipart/form-data` body with text fields and one file.
+fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----bc-test-boundary-7f3a";
+    let mut body = Vec::new();
+    for (k, v) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+#[tokio::test]
+async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
+    use base64::Engine;
+    let app = TestApp::spawn_with(true, |s| s.vertical.cors_origins = vec!["https://shop.example.com".into()]).await;
+    let t = app.tenant("acme").await;
+    let mut b = Browser::new(&app, "acme");
+    b.login(&t.admin_email, PASSWORD).await;
+    b.get("/products/new").await;
+    let page = b.post("/products/new", &[("code", "CIM"), ("name", "Cimento"), ("unit", "UN"), ("base_price", "32.00"), ("active", "on")]).await;
+    let edit = page.body.split("href=\"/products/").skip(1).map(|s| s.split('"').next().unwrap()).find(|s| s.ends_with("/edit")).unwrap().to_owned();
+    let product = edit.trim_end_matches("/edit").to_owned();
+    let page = b.get(&format!("/products/{edit}")).await;
+    assert!(page.body.contains("enctype=\"multipart/form-data\"") && page.body.contains("No image yet."));
+
+    let cookie = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ");
+    let upload = |file: Vec<u8>, csrf: String| {
+        let (ct, body) = multipart(&[("_csrf", &csrf)], &file);
+        let cookie = cookie.clone();
+        app.req(Method::POST, "acme", &format!("/products/{product}/image")).header("cookie", cookie).header("content-type", ct).body(body).send()
+    };
+    let png = base64::engine::general_purpose::STANDARD.decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=").unwrap();
+    let resp = upload(png.clone(), b.csrf.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_flash=")).unwrap();
+    assert!(flash.contains("Image%20uploaded") || flash.contains("Image+uploaded"), "{flash}");
+    let original = app.settings.files.dir.join(format!("tenants/{}/products/{product}/original", t.id));
+    assert_eq!(std::fs::read(&original).unwrap(), png, "the original is stored under the tenant's key");
+
+    // A script with an image name: refused, the message shown as an error on the page.
+    let resp = upload(b"#!/bin/sh\necho pwned\n".to_vec(), b.csrf.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    for c in resp.headers().get_all("set-cookie") {
+        let (k, v) = c.to_str().unwrap().split(';').next().unwrap().split_once('=').unwrap();
+        b.cookies.insert(k.into(), v.into());
+    }
+    let page = b.get(&format!("/products/{edit}")).await;
+    assert!(page.body.contains("role=\"alert\">the file is not a JPEG, PNG or WebP image"), "clear refusal");
+    // Without the CSRF token nothing is stored.
+    let resp = upload(png.clone(), "0".repeat(64)).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    let db = app.superuser().await;
+    let n: i64 = db.query_one("SELECT count(*) FROM event_outbox WHERE event_type = 'product_image_uploaded'", &[]).await.unwrap().get(0);
+    assert_eq!(n, 1);
+
+    // CORS: the allowed origin by name, with credentials; anything else gets nothing.
+    let pre = |origin: &str| app.req(Method::OPTIONS, "acme", "/api/v1/clients").header("origin", origin).header("access-control-request-method", "POST").send();
+    let resp = pre("https://shop.example.com").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    assert_eq!(resp.headers()["access-control-allow-origin"], "https://shop.example.com");
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let resp = pre("https://evil.example").await.unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let get = |origin: &str| app.req(Method::GET, "acme", "/tenant.json").header("origin", origin).send();
+    assert_eq!(get("https://shop.example.com").await.unwrap().headers()["access-control-allow-origin"], "https://shop.example.com");
+    assert!(get("https://evil.example").await.unwrap().headers().get("access-control-allow-origin").is_none());
+}

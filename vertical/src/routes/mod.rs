@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod clients;
+pub mod cors;
 pub mod dashboard;
+pub mod files;
 pub mod health;
 pub mod insights;
 pub mod orders;
@@ -28,10 +30,15 @@ use crate::state::AppState;
 
 /// Routes one request; every error becomes its JSON response here.
 pub async fn handle(state: &AppState, req: &Req) -> HttpResponse {
-    match route(state, req).await {
+    if let Some(answer) = cors::preflight(state, req) {
+        return answer;
+    }
+    let mut resp = match route(state, req).await {
         Ok(resp) => resp,
         Err(err) => err.into_response(),
-    }
+    };
+    cors::decorate(state, req, &mut resp);
+    resp
 }
 
 async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
@@ -51,6 +58,7 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
 
     match (&req.method, segments.as_slice()) {
         (&Method::GET, ["tenant.json"]) => Ok(tenant::show(&tenant)),
+        (&Method::GET, ["files", rest @ ..]) => files::serve(state, &tenant, req, rest).await,
         (&Method::GET, ["api", "openapi.json"]) => Ok(crate::http::raw_json(crate::docs::openapi_json())),
         (&Method::POST, ["auth", "login"]) => auth::login(state, &tenant, req).await,
         (&Method::POST, ["auth", "refresh"]) => auth::refresh(state, &tenant, req).await,
@@ -98,6 +106,8 @@ async fn api_v1(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req, p
         (&M::GET, ["products", p]) => products::get(state, tenant, id(p)?).await,
         (&M::PATCH, ["products", p]) => products::update(state, tenant, who, id(p)?, req).await,
         (&M::DELETE, ["products", p]) => products::deactivate(state, tenant, who, id(p)?).await,
+        (&M::POST, ["products", p, "images"]) => files::upload_product_image(state, tenant, who, id(p)?, req).await,
+        (&M::PUT, ["branding", "logo"]) => files::upload_logo(state, tenant, who, req).await,
 
         (&M::GET, ["quotes"]) => quotes::list(state, tenant, req).await,
         (&M::POST, ["quotes"]) => quotes::create(state, tenant, who, req).await,

@@ -33,7 +33,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
     let next = safe_next(q.get("next").or(posted.get("next")));
     let body = html! {
         main id="main" class="login" {
-            (brand(tenant))
+            (brand(state, tenant))
             form method="post" action="/login" class="card form" {
                 h1 { (t.s("login.title")) }
                 @if let Some(n) = notice { p class="flash" role="status" { (n) } }

@@ -16,6 +16,7 @@ use crate::ui::form::{self, field, Field, Form, Kind};
 use crate::ui::layout::{table, Ctx, FormPage};
 use crate::ui::people::{more_link, search_bar};
 use crate::ui::session::CSRF_FIELD;
+use infra::files::{FileKey, Variant};
 
 const PRODUCT_FIELDS: &[Field] = &[
     field("code", Kind::Text, true),
@@ -92,14 +93,16 @@ pub async fn product_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpResp
         Some(id) => {
             let current = api::value(products::get(state, tenant, id).await).await?;
             let mut p = FormPage::new(t.s("products.edit"), PRODUCT_FIELDS, format!("/products/{id}/edit"), t.s("common.save"), t.s("products.saved"));
-            if current["active"] == true {
-                p.before = html! {
+            let image = crate::routes::files::url(state, &FileKey::product_variant(tenant.id, id, Variant::Card), &format!("/files/products/{id}/card.webp"));
+            p.before = html! {
+                @if current["active"] == true {
                     form method="post" action={ "/products/" (id) "/deactivate" } class="actions" {
                         input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
                         button type="submit" class="danger" { (t.s("products.deactivate")) }
                     }
-                };
-            }
+                }
+                (upload_form(ctx, &format!("/products/{id}/image"), image.as_deref(), t.s("files.image")))
+            };
             let save = |b: Value| async move { products::update(state, tenant, who, id, &api::body(Method::PATCH, &b)).await };
             ctx.form_page(p, Some(&current), save, |_| "/products".into()).await
         }
@@ -243,5 +246,62 @@ pub async fn supplier_price(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> 
             f.fail(e, ctx.t);
             supplier(ctx, id, Some(f)).await
         }
+    }
+}
+
+/// The current image (if any) and a file upload form (multipart; works without JavaScript).
+fn upload_form(ctx: &Ctx<'_>, action: &str, current: Option<&str>, title: &str) -> Markup {
+    let t = ctx.t;
+    html! {
+        section class="card" aria-labelledby="h-image" {
+            h2 id="h-image" { (title) }
+            @match current {
+                Some(src) => { img src=(src) alt=(title) class="preview"; }
+                None => { p class="empty" { (t.s("files.none")) } }
+            }
+            form method="post" action=(action) enctype="multipart/form-data" class="bar" {
+                input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
+                div class="field" {
+                    label for="file" { (t.s("files.choose")) }
+                    input type="file" id="file" name="file" accept="image/jpeg,image/png,image/webp" required;
+                }
+                button type="submit" class="secondary" { (t.s("files.upload")) }
+            }
+        }
+    }
+}
+
+/// `POST /products/{id}/image` (admins): the API's upload with the form's file.
+pub async fn product_image(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
+    let back = format!("/products/{id}/edit");
+    let (_, file) = match ctx.posted_multipart().await {
+        Ok(v) => v,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(file) = file else { return Ok(ctx.refused(&back, ctx.t.s("files.missing"))) };
+    match crate::routes::files::store_product_image(ctx.state, ctx.tenant, &ctx.who, id, file).await {
+        Ok(_) => Ok(ctx.done(&back, ctx.t.s("files.uploaded"))),
+        Err(e) => Ok(ctx.refused(&back, &form::describe(e, ctx.t).1)),
+    }
+}
+
+/// `GET /branding` (admins): the logo and its upload form.
+pub async fn branding(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
+    ctx.who.require_admin()?;
+    let t = ctx.t;
+    let logo = crate::routes::files::url(ctx.state, &FileKey::logo(ctx.tenant.id), "/files/branding/logo.webp");
+    Ok(ctx.page(t.s("branding.title"), upload_form(ctx, "/branding", logo.as_deref(), t.s("branding.logo"))))
+}
+
+/// `POST /branding` (admins): a new logo.
+pub async fn branding_upload(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
+    let (_, file) = match ctx.posted_multipart().await {
+        Ok(v) => v,
+        Err(refused) => return Ok(refused),
+    };
+    let Some(file) = file else { return Ok(ctx.refused("/branding", ctx.t.s("files.missing"))) };
+    match crate::routes::files::store_logo(ctx.state, ctx.tenant, &ctx.who, file).await {
+        Ok(_) => Ok(ctx.done("/branding", ctx.t.s("branding.uploaded"))),
+        Err(e) => Ok(ctx.refused("/branding", &form::describe(e, ctx.t).1)),
     }
 }

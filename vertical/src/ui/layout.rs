@@ -32,7 +32,7 @@ pub struct Ctx<'a> {
     pub who: Principal,
     pub t: &'static Text,
     pub csrf: String,
-    flash: Option<String>,
+    flash: Option<session::Flash>,
     new_nonce: Option<String>,
 }
 
@@ -97,12 +97,13 @@ impl<'a> Ctx<'a> {
             ("/suppliers", "nav.suppliers", true),
             ("/insights", "nav.insights", true),
             ("/users", "nav.users", admin),
+            ("/branding", "nav.branding", admin),
         ];
         let current = &self.req.path;
         let markup = html! {
             a class="skip" href="#main" { (t.s("app.skip")) }
             header class="top" {
-                (brand(self.tenant))
+                (brand(self.state, self.tenant))
                 nav aria-label=(t.s("app.menu")) {
                     ul {
                         @for (href, key, show) in nav {
@@ -119,7 +120,11 @@ impl<'a> Ctx<'a> {
                 }
             }
             main id="main" tabindex="-1" {
-                @if let Some(f) = &self.flash { p class="flash" role="status" { (f) } }
+                @match &self.flash {
+                    Some(session::Flash::Done(m)) => { p class="flash" role="status" { (m) } }
+                    Some(session::Flash::Refused(m)) => { p class="alert" role="alert" { (m) } }
+                    None => {},
+                }
                 h1 { (title) }
                 (body)
             }
@@ -173,11 +178,49 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// 303 to `to` with a flash message for the next page.
+    /// 303 to `to` with a confirmation for the next page.
     pub fn done(&self, to: &str, flash: &str) -> HttpResponse {
         let mut resp = redirect(to);
-        session::set_flash(self.state, &mut resp, flash);
+        session::set_flash(self.state, &mut resp, &session::Flash::Done(flash.to_owned()));
         resp
+    }
+
+    /// 303 to `to` with an error message for the next page.
+    pub fn refused(&self, to: &str, message: &str) -> HttpResponse {
+        let mut resp = redirect(to);
+        session::set_flash(self.state, &mut resp, &session::Flash::Refused(message.to_owned()));
+        resp
+    }
+
+    /// A posted `multipart/form-data` form (file uploads): its text fields and the bytes of its
+    /// `file` field, if its CSRF token is good; otherwise the refusal page.
+    pub async fn posted_multipart(&self) -> Result<(HashMap<String, String>, Option<bytes::Bytes>), HttpResponse> {
+        let refused = || self.message(StatusCode::FORBIDDEN, self.t.s("error.csrf"));
+        let ct = self.req.header("content-type").unwrap_or("");
+        let Ok(boundary) = multer::parse_boundary(ct) else { return Err(refused()) };
+        let body = self.req.body.clone();
+        let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut parts = multer::Multipart::new(stream, boundary);
+        let (mut fields, mut file) = (HashMap::new(), None);
+        loop {
+            match parts.next_field().await {
+                Ok(Some(field)) => {
+                    let name = field.name().unwrap_or("").to_owned();
+                    if name == "file" {
+                        file = field.bytes().await.ok().filter(|b| !b.is_empty());
+                    } else if let Ok(text) = field.text().await {
+                        fields.insert(name, text);
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => return Err(refused()),
+            }
+        }
+        if session::csrf_ok(self.state, self.tenant, self.req, fields.get(CSRF_FIELD).map(String::as_str)) {
+            Ok((fields, file))
+        } else {
+            Err(refused())
+        }
     }
 }
 
@@ -202,12 +245,14 @@ impl<'f> FormPage<'f> {
     }
 }
 
-/// Tenant name and logo (from its branding).
-pub fn brand(tenant: &Tenant) -> Markup {
+/// Tenant name and logo (an uploaded logo, else the branding's `logo_url`).
+pub fn brand(state: &AppState, tenant: &Tenant) -> Markup {
+    let uploaded = crate::routes::files::url(state, &infra::files::FileKey::logo(tenant.id), "/files/branding/logo.webp");
+    let logo = uploaded.or_else(|| tenant.branding.logo_url.clone().filter(|u| u.starts_with('/') || u.starts_with("https://")));
     html! {
         a class="brand" href="/" {
-            @if let Some(logo) = tenant.branding.logo_url.as_deref().filter(|u| u.starts_with('/') || u.starts_with("https://")) {
-                img src=(logo) alt="" width="32" height="32";
+            @if let Some(logo) = logo {
+                img src=(logo) alt="" height="32";
             }
             span { (tenant.name) }
         }

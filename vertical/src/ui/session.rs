@@ -75,15 +75,27 @@ pub fn set_cookie(resp: &mut HttpResponse, value: &str) {
     }
 }
 
+/// A one-shot message: a confirmation, or a refusal to show as an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Flash {
+    Done(String),
+    Refused(String),
+}
+
 /// Sets the flash message shown by the next page.
-pub fn set_flash(state: &AppState, resp: &mut HttpResponse, message: &str) {
-    let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+pub fn set_flash(state: &AppState, resp: &mut HttpResponse, flash: &Flash) {
+    let text = match flash {
+        Flash::Done(m) => format!("+{m}"),
+        Flash::Refused(m) => format!("!{m}"),
+    };
+    let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
     set_cookie(resp, &cookie(state, FLASH_COOKIE, &encoded, 60));
 }
 
 /// The pending flash message (the page that shows it also clears it).
-pub fn flash(req: &Req) -> Option<String> {
+pub fn flash(req: &Req) -> Option<Flash> {
     let raw = req.cookie(FLASH_COOKIE).filter(|v| !v.is_empty())?;
     let decoded: String = url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next()?;
-    Some(decoded.chars().take(300).collect())
+    let text: String = decoded.chars().skip(1).take(300).collect();
+    Some(if decoded.starts_with('!') { Flash::Refused(text) } else { Flash::Done(text) })
 }
