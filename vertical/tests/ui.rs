@@ -320,6 +320,14 @@ async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
     }
     let page = b.get(&format!("/products/{edit}")).await;
     assert!(page.body.contains("role=\"alert\">the file is not a JPEG, PNG or WebP image"), "clear refusal");
+    // 11 MB from a browser form: back to the page with the reason, not a JSON 413.
+    let mut big = png.clone();
+    big.resize(11 * 1024 * 1024, 0);
+    let resp = upload(big, b.csrf.clone()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], format!("/products/{edit}"));
+    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_flash=")).unwrap();
+    assert!(flash.contains("larger"), "{flash}");
     // Without the CSRF token nothing is stored.
     let resp = upload(png.clone(), "0".repeat(64)).await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);

@@ -34,6 +34,23 @@ pub fn is_upload(method: &Method, path: &str) -> bool {
     )
 }
 
+/// For a UI upload path (`/products/{id}/image`, `/branding`), the page the form was on.
+pub fn browser_upload_page(path: &str) -> Option<String> {
+    match path.trim_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["products", id, "image"] if Uuid::parse_str(id).is_ok() => Some(format!("/products/{id}/edit")),
+        ["branding"] => Some("/branding".into()),
+        _ => None,
+    }
+}
+
+/// A UI upload over the size limit: back to its page with the reason (the JSON 413 is for the API).
+pub fn too_large_for_browser(state: &AppState, path: &str) -> HttpResponse {
+    let mut resp = crate::ui::layout::redirect(&browser_upload_page(path).unwrap_or_else(|| "/".into()));
+    let message = crate::ui::text::EN.s("files.too_large");
+    crate::ui::session::set_flash(state, &mut resp, &crate::ui::session::Flash::Refused(message.into()));
+    resp
+}
+
 /// Counts an upload against the user's per-minute allowance (429 when spent).
 pub fn take_upload_slot(state: &AppState, user: Uuid) -> ApiResult<()> {
     let limit = state.settings.files.uploads_per_minute;

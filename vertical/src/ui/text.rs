@@ -49,7 +49,7 @@ pub static EN: Text = Text {
         ("files.uploaded", "Image uploaded; its sizes are being prepared."),
         ("files.missing", "Choose a file first."),
         ("files.none", "No image yet."),
-        ("files.too_large", "The file is larger than the upload limit."),
+        ("files.too_large", "The file is larger than the upload limit (10 MB)."),
         ("branding.title", "Branding"),
         ("branding.logo", "Logo"),
         ("branding.uploaded", "Logo uploaded; it appears once it has been prepared."),
