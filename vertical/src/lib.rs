@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod compress;
 pub mod docs;
 pub mod domain;
 pub mod edge;

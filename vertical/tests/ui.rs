@@ -229,6 +229,8 @@ async fn forms_show_errors_by_the_field_and_the_quote_flow_computes_totals() {
     assert!(page.body.contains("O-000001"));
     let page = b.get("/quotes?status=draft").await;
     assert!(!page.body.contains("Q-000001"), "the filter hides the converted quote");
+    assert!(!b.get("/quotes?from=2000-01-01&to=2000-01-31").await.body.contains("Q-000001"), "period filter");
+    assert!(b.get("/quotes?from=2000-01-01").await.body.contains("Q-000001"));
 
     // One event per business write, from the same handlers the API uses.
     let db = app.superuser().await;
@@ -268,6 +270,20 @@ async fn sellers_tenants_assets_and_unknown_pages() {
     assert!(total < 50_000, "login page + CSS + JS = {total} bytes");
     let resp = app.req(Method::GET, "acme", "/static/app.000000000000.css").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+
+    // Pages are gzipped for clients that accept it.
+    let resp = app.req(Method::GET, "acme", &format!("/static/{css}")).header("accept-encoding", "gzip, br").send().await.unwrap();
+    assert_eq!(resp.headers()["content-encoding"], "gzip");
+    let gz = resp.bytes().await.unwrap();
+    assert!(gz.starts_with(&[0x1f, 0x8b]) && gz.len() * 2 < include_str!("../assets/app.css").len(), "{} bytes", gz.len());
+
+    // `next` after sign-in stays on this host, whatever the browser would make of it.
+    for evil in ["//evil.example/", "/\t/evil.example/", "/\\evil.example"] {
+        let mut b = Browser::new(&app, "acme");
+        b.get("/login").await;
+        let page = b.post("/login", &[("email", &a.admin_email), ("password", PASSWORD), ("next", evil)]).await;
+        assert_eq!(page.url, "/", "{evil:?}");
+    }
 }
 
 /// A `multipart/form-data` body with text fields and one file.

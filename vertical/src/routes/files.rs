@@ -76,10 +76,11 @@ async fn check_image(bytes: Bytes) -> ApiResult<()> {
 pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, bytes: Bytes) -> ApiResult<serde_json::Value> {
     who.require_admin()?;
     take_upload_slot(state, who.user_id)?;
+    // Decode before taking a pooled connection: a large image takes a moment to check.
+    check_image(bytes.clone()).await?;
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     tx.query_opt("SELECT 1 FROM products WHERE id = $1 AND tenant_id = $2", &[&product, &tenant.id]).await?.ok_or_else(|| ApiError::not_found("product"))?;
-    check_image(bytes.clone()).await?;
     let key = FileKey::product_original(tenant.id, product);
     state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
     let event = outbox::record(&tx, tenant.id, Aggregate::Product, product, "product_image_uploaded", json!({ "product_id": product, "original_key": key.as_str() })).await?;

@@ -38,7 +38,7 @@ pub async fn handle(state: &AppState, req: &Req) -> HttpResponse {
         Err(err) => err.into_response(),
     };
     cors::decorate(state, req, &mut resp);
-    resp
+    crate::compress::maybe_gzip(&req.headers, resp).await
 }
 
 async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {

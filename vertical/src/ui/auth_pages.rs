@@ -54,7 +54,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
             }
         }
     };
-    let mut resp = document(status, &format!("{} · {}", t.s("login.title"), tenant.name), body);
+    let mut resp = document(t, status, &format!("{} · {}", t.s("login.title"), tenant.name), body);
     if fresh {
         session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &nonce, 30 * 86_400));
     }

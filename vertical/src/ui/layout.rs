@@ -129,7 +129,7 @@ impl<'a> Ctx<'a> {
                 (body)
             }
         };
-        let mut resp = document(status, &format!("{title} · {}", self.tenant.name), markup);
+        let mut resp = document(self.t, status, &format!("{title} · {}", self.tenant.name), markup);
         if self.flash.is_some() {
             session::set_cookie(&mut resp, &session::cookie(self.state, FLASH_COOKIE, "", 0));
         }
@@ -260,10 +260,10 @@ pub fn brand(state: &AppState, tenant: &Tenant) -> Markup {
 }
 
 /// An HTML document with the UI's headers: no caching of private pages, CSP, no framing.
-pub fn document(status: StatusCode, title: &str, body: Markup) -> HttpResponse {
+pub fn document(t: &Text, status: StatusCode, title: &str, body: Markup) -> HttpResponse {
     let page = html! {
         (DOCTYPE)
-        html lang="en" {
+        html lang=(t.s("app.lang")) {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
@@ -307,7 +307,13 @@ fn path_and_query(req: &Req) -> String {
 
 /// A local path to go back to after sign-in: only `/…` on this host (never `//host`).
 pub fn safe_next(next: Option<&String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/auth/")).cloned().unwrap_or_else(|| "/".into())
+    // Browsers drop tabs and newlines in URLs ("/\t/evil" becomes "//evil"), so no control or
+    // space characters either.
+    next.filter(|n| {
+        n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/auth/") && !n.chars().any(|c| c.is_control() || c.is_whitespace())
+    })
+    .cloned()
+    .unwrap_or_else(|| "/".into())
 }
 
 /// A table of API objects: one column per `(key, label key)`, values as text.

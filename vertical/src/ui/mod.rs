@@ -69,7 +69,7 @@ async fn pages(ctx: &Ctx<'_>, seg: &[&str]) -> ApiResult<HttpResponse> {
         (_, ["clients", "new"]) => people::client_form(ctx, None).await,
         (&M::GET, ["clients", c]) => people::client(ctx, id(c)?).await,
         (_, ["clients", c, "edit"]) => people::client_form(ctx, Some(id(c)?)).await,
-        (_, ["clients", c, "sites", "new"]) => people::site_form(ctx, id(c)?, None).await,
+        (_, ["clients", c, "sites", "new"]) => people::site_form(ctx, id(c)?).await,
         (&M::GET, ["sites", s]) => people::site_edit(ctx, id(s)?).await,
         (_, ["sites", s, "edit"]) => people::site_edit(ctx, id(s)?).await,
         (&M::GET, ["users"]) => people::users(ctx).await,

@@ -124,7 +124,7 @@ pub async fn client(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
     Ok(ctx.page(c["name"].as_str().unwrap_or(""), body))
 }
 
-pub async fn site_form(ctx: &Ctx<'_>, client_id: Uuid, _id: Option<Uuid>) -> ApiResult<HttpResponse> {
+pub async fn site_form(ctx: &Ctx<'_>, client_id: Uuid) -> ApiResult<HttpResponse> {
     let (state, tenant, t) = (ctx.state, ctx.tenant, ctx.t);
     let mut p = FormPage::new(t.s("sites.new"), SITE_FIELDS, format!("/clients/{client_id}/sites/new"), t.s("common.create"), t.s("sites.created"));
     p.fixed.push(("client_id", json!(client_id)));

@@ -33,8 +33,9 @@ const HEADER_FIELDS: &[Field] = &[
     field("notes", Kind::Textarea, false),
 ];
 
-/// A status filter (GET select) for a list page.
-fn status_filter(t: &Text, action: &str, statuses: &[&str], current: &str) -> Markup {
+/// A status filter (GET select) for a list page, with a created-between period when
+/// `period` carries the current `(from, to)`.
+fn status_filter(t: &Text, action: &str, statuses: &[&str], current: &str, period: Option<(&str, &str)>) -> Markup {
     html! {
         form method="get" action=(action) class="bar" {
             div class="field" {
@@ -43,6 +44,10 @@ fn status_filter(t: &Text, action: &str, statuses: &[&str], current: &str) -> Ma
                     option value="" { (t.s("common.all")) }
                     @for s in statuses { option value=(s) selected[current == *s] { (t.dynamic(&format!("status.{s}"))) } }
                 }
+            }
+            @if let Some((from, to)) = period {
+                div class="field" { label for="from" { (t.s("field.from")) } input type="date" id="from" name="from" value=(from); }
+                div class="field" { label for="to" { (t.s("field.to")) } input type="date" id="to" name="to" value=(to); }
             }
             button type="submit" class="secondary" { (t.s("common.search")) }
         }
@@ -54,13 +59,15 @@ pub async fn quotes(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let q = ctx.req.query_params();
     let status = q.get("status").map(String::as_str).filter(|s| QUOTE_STATUSES.contains(s)).unwrap_or("");
     let cursor = q.get("cursor").map(String::as_str).unwrap_or("");
-    let page = api::value(quotes::list(ctx.state, ctx.tenant, &api::get(&[("status", status), ("cursor", cursor)])).await).await?;
+    let from = q.get("from").map(String::as_str).unwrap_or("");
+    let to = q.get("to").map(String::as_str).unwrap_or("");
+    let page = api::value(quotes::list(ctx.state, ctx.tenant, &api::get(&[("status", status), ("from", from), ("to", to), ("cursor", cursor)])).await).await?;
     let rows = page["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
         div class="actions" { a class="button" href="/quotes/new" { (t.s("quotes.new")) } }
-        (status_filter(t, "/quotes", QUOTE_STATUSES, status))
+        (status_filter(t, "/quotes", QUOTE_STATUSES, status, Some((from, to))))
         (table(t, &rows, &[("number", "field.number"), ("status", "field.status"), ("subtotal", "field.subtotal"), ("total", "field.total"), ("created_at", "field.created_at")], Some(("/quotes/", "id"))))
-        (crate::ui::people::more_link(t, "/quotes", &page, &[("status", status)]))
+        (crate::ui::people::more_link(t, "/quotes", &page, &[("status", status), ("from", from), ("to", to)]))
     };
     Ok(ctx.page(t.s("quotes.title"), body))
 }
@@ -390,7 +397,7 @@ pub async fn orders(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let page = api::value(orders::list(ctx.state, ctx.tenant, &api::get(&[("status", status), ("cursor", cursor)])).await).await?;
     let rows = page["items"].as_array().cloned().unwrap_or_default();
     let body = html! {
-        (status_filter(t, "/orders", ORDER_STATUSES, status))
+        (status_filter(t, "/orders", ORDER_STATUSES, status, None))
         (table(t, &rows, &[("number", "field.number"), ("status", "field.status"), ("total", "field.total"), ("created_at", "field.created_at")], Some(("/orders/", "id"))))
         (crate::ui::people::more_link(t, "/orders", &page, &[("status", status)]))
     };

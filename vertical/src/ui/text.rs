@@ -30,6 +30,7 @@ pub fn for_request(_req: &crate::http::Req) -> &'static Text {
 
 pub static EN: Text = Text {
     entries: &[
+        ("app.lang", "en"),
         ("app.skip", "Skip to content"),
         ("app.menu", "Main menu"),
         ("nav.dashboard", "Dashboard"),
@@ -214,6 +215,8 @@ pub static EN: Text = Text {
         ("field.client_name", "Client"),
         ("field.product_code", "Code"),
         ("field.search", "Search"),
+        ("field.from", "Created from"),
+        ("field.to", "Created until"),
         ("field.search_clients", "Search clients by name, document or e-mail"),
         ("field.search_products", "Search products by code or name"),
         ("kind.individual", "Individual"),
