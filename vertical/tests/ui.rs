@@ -79,7 +79,7 @@ impl<'a> Browser<'a> {
 
     async fn login(&mut self, email: &str, password: &str) -> Page {
         self.get("/login").await;
-        self.post("/login", &[("email", email), ("password", password)]).await
+        self.post("/auth/login", &[("email", email), ("password", password)]).await
     }
 }
 
@@ -99,7 +99,7 @@ async fn sign_in_csrf_session_renewal_expiry_and_sign_out() {
     assert!(page.body.contains("acme Materiais"), "the tenant's name is on its login page");
     assert!(!page.body.contains("expired"));
 
-    let page = b.post("/login", &[("email", &t.admin_email), ("password", "wrong password!"), ("next", "/clients")]).await;
+    let page = b.post("/auth/login", &[("email", &t.admin_email), ("password", "wrong password!"), ("next", "/clients")]).await;
     assert_eq!(page.status, StatusCode::UNAUTHORIZED);
     assert!(page.body.contains("Invalid e-mail or password"));
     assert!(page.body.contains(&format!("value=\"{}\"", t.admin_email)), "the e-mail is kept");
@@ -108,11 +108,11 @@ async fn sign_in_csrf_session_renewal_expiry_and_sign_out() {
     let mut stranger = Browser::new(&app, "acme");
     stranger.get("/login").await;
     stranger.csrf = "0".repeat(64);
-    let page = stranger.post("/login", &[("email", &t.admin_email), ("password", PASSWORD)]).await;
+    let page = stranger.post("/auth/login", &[("email", &t.admin_email), ("password", PASSWORD)]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
     assert!(!stranger.cookies.contains_key("bc_access"));
 
-    let page = b.post("/login", &[("email", &t.admin_email), ("password", PASSWORD), ("next", "/clients")]).await;
+    let page = b.post("/auth/login", &[("email", &t.admin_email), ("password", PASSWORD), ("next", "/clients")]).await;
     assert_eq!((page.status, page.url.as_str()), (StatusCode::OK, "/clients"));
     let csp = page.headers["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
@@ -281,7 +281,7 @@ async fn sellers_tenants_assets_and_unknown_pages() {
     for evil in ["//evil.example/", "/\t/evil.example/", "/\\evil.example"] {
         let mut b = Browser::new(&app, "acme");
         b.get("/login").await;
-        let page = b.post("/login", &[("email", &a.admin_email), ("password", PASSWORD), ("next", evil)]).await;
+        let page = b.post("/auth/login", &[("email", &a.admin_email), ("password", PASSWORD), ("next", evil)]).await;
         assert_eq!(page.url, "/", "{evil:?}");
     }
 }

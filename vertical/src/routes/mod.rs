@@ -60,6 +60,8 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
         (&Method::GET, ["tenant.json"]) => Ok(tenant::show(&tenant)),
         (&Method::GET, ["files", rest @ ..]) => files::serve(state, &tenant, req, rest).await,
         (&Method::GET, ["api", "openapi.json"]) => Ok(crate::http::raw_json(crate::docs::openapi_json())),
+        // The sign-in form posts here too, so the edge's stricter login rate limit covers it.
+        (&Method::POST, ["auth", "login"]) if crate::ui::is_form_post(req) => Ok(crate::ui::sign_in(state, &tenant, req).await),
         (&Method::POST, ["auth", "login"]) => auth::login(state, &tenant, req).await,
         (&Method::POST, ["auth", "refresh"]) => auth::refresh(state, &tenant, req).await,
         (&Method::POST, ["auth", "logout"]) => auth::logout(state, &tenant, req).await,

@@ -34,7 +34,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
     let body = html! {
         main id="main" class="login" {
             (brand(state, tenant))
-            form method="post" action="/login" class="card form" {
+            form method="post" action="/auth/login" class="card form" {
                 h1 { (t.s("login.title")) }
                 @if let Some(n) = notice { p class="flash" role="status" { (n) } }
                 @if let Some(e) = error { p class="alert" role="alert" id="login-error" { (e) } }
@@ -61,7 +61,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
     resp
 }
 
-/// `POST /login`: the API's login with the form's credentials; its cookies start the session.
+/// `POST /auth/login` from the form: the API's login with the form's credentials; its cookies start the session.
 pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
     let t = text::for_request(req);
     let posted = form::parse(&req.body);

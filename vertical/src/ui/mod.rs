@@ -31,13 +31,22 @@ use crate::http::{HttpResponse, Req};
 use crate::state::AppState;
 use layout::Ctx;
 
+/// Whether a request is an HTML form submission (not a JSON API call).
+pub fn is_form_post(req: &Req) -> bool {
+    req.header("content-type").is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// `POST /auth/login` from the sign-in form (the JSON API login answers everything else).
+pub async fn sign_in(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
+    auth_pages::login(state, tenant, req).await
+}
+
 /// Routes a request for a UI page (anything outside `/api`, `/auth/*` JSON endpoints and
 /// `/health`).
 pub async fn route(state: &AppState, tenant: &Tenant, req: &Req, seg: &[&str]) -> HttpResponse {
     use Method as M;
     match (&req.method, seg) {
         (&M::GET, ["login"]) => return auth_pages::login_page(state, tenant, req, None, StatusCode::OK),
-        (&M::POST, ["login"]) => return auth_pages::login(state, tenant, req).await,
         (&M::GET, ["auth", "renew"]) => return auth_pages::renew(state, tenant, req).await,
         (&M::POST, ["auth", "signout"]) => return auth_pages::signout(state, tenant, req).await,
         (&M::GET, ["brand.css"]) => return assets::brand_css(tenant),
