@@ -42,12 +42,12 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
                 input type="hidden" name="next" value=(next);
                 div class="field" {
                     label for="email" { (t.s("field.email")) }
-                    input type="email" id="email" name="email" autocomplete="username" required autofocus
+                    input type="email" id="email" name="email" autocomplete="username" required autofocus[error.is_none()]
                         value=(posted.get("email").map(String::as_str).unwrap_or(""));
                 }
                 div class="field" {
                     label for="password" { (t.s("field.password")) }
-                    input type="password" id="password" name="password" autocomplete="current-password" required
+                    input type="password" id="password" name="password" autocomplete="current-password" required autofocus[error.is_some()]
                         aria-describedby=[error.map(|_| "login-error")];
                 }
                 button type="submit" { (t.s("login.submit")) }

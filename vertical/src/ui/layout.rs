@@ -268,6 +268,8 @@ pub fn document(t: &Text, status: StatusCode, title: &str, body: Markup) -> Http
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
+                // No favicon request per page (it would only meet the session redirect).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href=(assets::CSS.url());
                 link rel="stylesheet" href="/brand.css";
                 script src=(assets::JS.url()) defer {}
@@ -323,13 +325,13 @@ pub fn table(t: &Text, rows: &[serde_json::Value], cols: &[(&str, &str)], link: 
             p class="empty" { (t.s("common.none")) }
         } @else {
             div class="scroll" {
-                table {
+                table class="cards" {
                     thead { tr { @for (_, label) in cols { th scope="col" { (t.dynamic(label)) } } } }
                     tbody {
                         @for r in rows {
                             tr {
-                                @for (i, (key, _)) in cols.iter().enumerate() {
-                                    td {
+                                @for (i, (key, label)) in cols.iter().enumerate() {
+                                    td data-label=(t.dynamic(label)) {
                                         @if i == 0 && link.is_some() {
                                             @let (prefix, id_key) = link.unwrap_or_default();
                                             a href={ (prefix) (r[id_key].as_str().unwrap_or("")) } { (cell(t, key, &r[*key])) }
