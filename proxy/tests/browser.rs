@@ -145,8 +145,13 @@ async fn login(c: &Client, base: &str, email: &str, password: &str) {
     click(c, "form button[type=submit]").await;
 }
 
-/// Screenshots of the current page at phone and desktop widths.
+/// Screenshots of the current page at phone and desktop widths; the page with its stylesheet
+/// and script stays within the 50 KB budget.
 async fn shoot(c: &Client, dir: &std::path::Path, name: &str) {
+    let html = c.source().await.unwrap().len();
+    let assets = include_str!("../../vertical/assets/app.css").len() + include_str!("../../vertical/assets/app.js").len();
+    eprintln!("page {name}: {html} bytes of HTML + {assets} bytes of CSS and JS");
+    assert!(html + assets < 50_000, "{name}: {html} + {assets} bytes");
     for (width, height, label) in [(390, 844, "phone"), (1280, 900, "desktop")] {
         c.set_window_size(width, height).await.unwrap();
         c.refresh().await.unwrap();
