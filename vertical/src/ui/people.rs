@@ -210,7 +210,7 @@ pub async fn user_update(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
         Ok(_) => Ok(ctx.done("/users", ctx.t.s("users.saved"))),
         Err(e) => {
             let (_, m) = crate::ui::form::describe(e, ctx.t);
-            Ok(ctx.done("/users", &m))
+            Ok(ctx.refused("/users", &m))
         }
     }
 }

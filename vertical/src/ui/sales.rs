@@ -93,6 +93,7 @@ pub async fn quote_new(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
         let body = html! {
             h2 { (t.s("quotes.step_client")) }
             (search_bar(t, "/quotes/new", "field.search_clients", search, html! {}))
+            @if rows.is_empty() { p class="hint" { (t.s("common.none")) " " a href="/clients/new" { (t.s("clients.new")) } } }
             form method="get" action="/quotes/new" class="card form" {
                 div class="field" {
                     label for="f-client_id" { (t.s("field.client_id")) }
