@@ -93,6 +93,8 @@ http_listen = "127.0.0.1:$proxy_port"
 base_domains = ["localhost"]
 upstreams = ["127.0.0.1:$vertical_port"]
 upgrade_sock = "$state/run/proxy-upgrade.sock"
+[files]
+dir = "$state/files"
 [engines]
 database_url = "postgres://basecommerce_engines@127.0.0.1:$pg_port/basecommerce?sslmode=disable"
 TOML

@@ -13,8 +13,11 @@ have_cmd cmake || need+=(cmake)   # pingora builds zlib-ng with cmake
 if [ "$profile" = test ]; then
   have_cmd runuser || need+=(util-linux)
   have_cmd cc || need+=(build-essential)
-  have_cmd pebble || need+=(pebble)
-  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3 python3-venv)   # schemathesis venv   # real ACME server (+ pebble-challtestsrv) for the proxy's ACME tests
+  have_cmd pebble || need+=(pebble)   # real ACME server (+ pebble-challtestsrv) for the proxy's ACME tests
+  python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3 python3-venv)   # schemathesis venv
+  # Browser tests of the tenant UI (proxy/tests/browser.rs) drive real headless Chromium.
+  have_cmd chromium || need+=(chromium)
+  have_cmd chromedriver || need+=(chromium-driver)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -27,6 +27,8 @@ pub struct EventWorker {
     /// multiplexed connection.
     reader: ConnectionManager,
     metrics: Arc<Metrics>,
+    /// Tenant files: image originals in, WebP variants out.
+    files: infra::files::LocalDisk,
     consumer: String,
     /// Last failure per entry, so a dead letter says why.
     last_errors: HashMap<String, String>,
@@ -34,7 +36,8 @@ pub struct EventWorker {
 
 impl EventWorker {
     pub fn new(settings: Arc<Settings>, pool: deadpool_postgres::Pool, redis: ConnectionManager, reader: ConnectionManager, metrics: Arc<Metrics>) -> Self {
-        Self { settings, pool, redis, reader, metrics, consumer: crate::instance_name(), last_errors: HashMap::new() }
+        let files = infra::files::LocalDisk::new(&settings.files.dir);
+        Self { settings, pool, redis, reader, metrics, files, consumer: crate::instance_name(), last_errors: HashMap::new() }
     }
 
     pub fn consumer(&self) -> &str {
@@ -133,7 +136,7 @@ impl EventWorker {
         }
         let events: Vec<infra::EventEnvelope> = batch.iter().map(|(_, e)| e.clone()).collect();
         let started = Instant::now();
-        match engines::process_batch(&self.pool, &events).await {
+        match engines::process_batch(&self.pool, &self.files, &events).await {
             Ok(outcomes) => {
                 self.metrics.event_seconds.observe(started.elapsed().as_secs_f64() / events.len() as f64);
                 for (outcome, event) in outcomes.iter().zip(&events) {
@@ -181,7 +184,7 @@ impl EventWorker {
         let started = Instant::now();
         let span = tracing::info_span!("event", tenant = %event.tenant_id, request_id = %event.event_id, event_type = %event.event_type);
         let _guard = span.enter();
-        let result = engines::process(&self.pool, &event).await;
+        let result = engines::process(&self.pool, &self.files, &event).await;
         self.metrics.event_seconds.observe(started.elapsed().as_secs_f64());
         match result {
             Ok(outcome) => {

@@ -243,7 +243,8 @@ async fn a_batch_applies_its_movements_in_order_and_each_event_once() {
     let batch = vec![received.clone(), beta, sale, restock, received];
     let settings = &stack.settings;
     let pool = infra::db::pool(settings.require_engines_database_url().unwrap(), &settings.database, 2).unwrap();
-    let outcomes = engines::engines::process_batch(&pool, &batch).await.unwrap();
+    let files = infra::files::LocalDisk::new(&settings.files.dir);
+    let outcomes = engines::engines::process_batch(&pool, &files, &batch).await.unwrap();
     use engines::engines::Outcome::{Applied, Duplicate};
     assert_eq!(outcomes, [Applied, Applied, Applied, Applied, Duplicate]);
 
@@ -251,7 +252,7 @@ async fn a_batch_applies_its_movements_in_order_and_each_event_once() {
     assert_eq!((stock["items"][0]["on_hand"].as_str(), stock["items"][0]["oversold"].as_str()), (Some("10.000"), Some("3.000")));
     let (_, stock) = other.call(Method::GET, "/api/v1/stock", None).await;
     assert_eq!(stock["items"][0]["on_hand"], "4.000", "each tenant's movements under its own binding");
-    let again = engines::engines::process_batch(&pool, &batch).await.unwrap();
+    let again = engines::engines::process_batch(&pool, &files, &batch).await.unwrap();
     assert!(again.iter().all(|o| *o == Duplicate), "a redelivered batch changes nothing: {again:?}");
     let (_, stock) = s.call(Method::GET, "/api/v1/stock", None).await;
     assert_eq!(stock["items"][0]["on_hand"], "10.000");

@@ -63,6 +63,7 @@ pub struct Settings {
     pub proxy: ProxySettings,
     pub engines: EnginesSettings,
     pub acme: AcmeSettings,
+    pub files: FilesSettings,
     pub log: LogSettings,
 }
 
@@ -125,6 +126,24 @@ pub struct EdgeSettings {
     pub secret: Option<Secret>,
 }
 
+/// Tenant files: product images and logos.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesSettings {
+    /// Root of the local-disk store (the vertical writes uploads, the engines worker variants).
+    pub dir: PathBuf,
+    /// Largest accepted upload.
+    pub max_upload_bytes: usize,
+    /// Uploads per user per minute (per vertical process).
+    pub uploads_per_minute: u32,
+}
+
+impl Default for FilesSettings {
+    fn default() -> Self {
+        Self { dir: PathBuf::from("/var/lib/basecommerce/files"), max_upload_bytes: 10 * 1024 * 1024, uploads_per_minute: 10 }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VerticalSettings {
@@ -133,6 +152,9 @@ pub struct VerticalSettings {
     pub max_body_bytes: usize,
     /// Mark session cookies `Secure` (turn off only for plain-HTTP local runs).
     pub secure_cookies: bool,
+    /// Origins (`https://shop.example.com`) of front-ends elsewhere allowed to call the API
+    /// with credentials (CORS). Empty: none. No wildcard.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for VerticalSettings {
@@ -141,6 +163,7 @@ impl Default for VerticalSettings {
             listen: ([127, 0, 0, 1], 8000).into(),
             max_body_bytes: 1024 * 1024,
             secure_cookies: true,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -431,6 +454,15 @@ impl Settings {
         if let Some(u) = &self.redis.url {
             validate_redis_url(u.expose())?;
         }
+        for origin in &self.vertical.cors_origins {
+            validate_origin(origin)?;
+        }
+        if !(1024..=100 * 1024 * 1024).contains(&self.files.max_upload_bytes) {
+            return Err(ConfigError::new("files.max_upload_bytes", "must be between 1024 and 104857600"));
+        }
+        if self.files.uploads_per_minute == 0 {
+            return Err(ConfigError::new("files.uploads_per_minute", "must be at least 1"));
+        }
         if self.database.pool_size == 0 {
             return Err(ConfigError::new("database.pool_size", "must be at least 1"));
         }
@@ -552,6 +584,18 @@ pub fn validate_jwt_secret(secret: &str) -> Result<(), ConfigError> {
     }
     if distinct_chars(secret) < 8 {
         return Err(ConfigError::new(key, "is too repetitive to be random; generate one with `openssl rand -hex 32`"));
+    }
+    Ok(())
+}
+
+/// A CORS origin: `scheme://host[:port]` exactly, http(s) only, never `*` (credentials are
+/// allowed, so a wildcard would hand every site the user's session).
+pub fn validate_origin(origin: &str) -> Result<(), ConfigError> {
+    let key = "vertical.cors_origins";
+    let parsed = url::Url::parse(origin).map_err(|_| ConfigError::new(key, format!("{origin:?} is not an origin like https://shop.example.com")))?;
+    let canonical = parsed.origin().ascii_serialization();
+    if !matches!(parsed.scheme(), "http" | "https") || canonical != origin.trim_end_matches('/') {
+        return Err(ConfigError::new(key, format!("{origin:?} must be exactly scheme://host[:port] (got {canonical})")));
     }
     Ok(())
 }

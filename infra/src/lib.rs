@@ -6,7 +6,10 @@ pub mod bus;
 pub mod config;
 pub mod db;
 pub mod events;
+pub mod files;
 pub mod health;
+#[cfg(feature = "image")]
+pub mod images;
 pub mod migrations;
 pub mod redis;
 pub mod shutdown;

@@ -78,6 +78,7 @@ impl Modify for CommonErrors {
         routes::clients::list, routes::clients::create, routes::clients::get, routes::clients::update, routes::clients::delete,
         routes::sites::list, routes::sites::create, routes::sites::get, routes::sites::update, routes::sites::delete,
         routes::products::list, routes::products::create, routes::products::get, routes::products::update, routes::products::deactivate,
+        routes::files::upload_product_image, routes::files::upload_logo,
         routes::quotes::list, routes::quotes::create, routes::quotes::get, routes::quotes::replace, routes::quotes::transition,
         routes::orders::list, routes::orders::from_quote, routes::orders::get, routes::orders::update,
         routes::stock::levels, routes::stock::movements, routes::stock::receipt, routes::stock::adjustment,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod compress;
 pub mod docs;
 pub mod domain;
 pub mod edge;
@@ -13,4 +14,5 @@ pub mod routes;
 pub mod sql;
 pub mod startup;
 pub mod state;
+pub mod ui;
 pub mod validate;

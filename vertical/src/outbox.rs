@@ -16,6 +16,7 @@ pub enum Aggregate {
     Product,
     Stock,
     Supplier,
+    Tenant,
 }
 
 impl Aggregate {
@@ -26,6 +27,7 @@ impl Aggregate {
             Self::Product => "product",
             Self::Stock => "stock",
             Self::Supplier => "supplier",
+            Self::Tenant => "tenant",
         }
     }
 }

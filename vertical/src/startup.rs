@@ -61,6 +61,8 @@ impl Application {
             tokens: TokenKeys::new(jwt.expose(), settings.auth.access_token_ttl_secs),
             edge_secret_digest: Sha256::digest(edge.expose().as_bytes()).into(),
             dummy_password_hash: password::dummy_hash().await,
+            files: infra::files::LocalDisk::new(&settings.files.dir),
+            upload_slots: Default::default(),
             pool,
             redis,
             settings,
@@ -160,6 +162,9 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
         let path = req.uri().path().to_owned();
         let mut resp = match read_request(&state, req).await {
             Ok(r) => crate::routes::handle(&state, &r).await,
+            Err(ApiError::PayloadTooLarge(_)) if crate::routes::files::browser_upload_page(&path).is_some() => {
+                crate::routes::files::too_large_for_browser(&state, &path)
+            }
             Err(e) => e.into_response(),
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
@@ -178,11 +183,31 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
     .await
 }
 
+/// Reads and discards a body, up to `cap` bytes.
+async fn drain(mut body: Incoming, cap: usize) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map(|d| d.len()).unwrap_or(0);
+        if seen > cap {
+            break;
+        }
+    }
+}
+
 /// Reads the body up to `vertical.max_body_bytes`; larger bodies are a 413 before any work.
 async fn read_request(state: &AppState, req: Request<Incoming>) -> Result<Req, ApiError> {
-    let max = state.settings.vertical.max_body_bytes;
+    let max = if crate::routes::files::is_upload(req.method(), req.uri().path()) {
+        state.settings.files.max_upload_bytes
+    } else {
+        state.settings.vertical.max_body_bytes
+    };
     let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
+        if crate::routes::files::browser_upload_page(req.uri().path()).is_some() {
+            // A browser sends the whole form before it reads an answer; answering first and
+            // closing would show the user a connection error instead of our message.
+            drain(req.into_body(), max.saturating_mul(8)).await;
+        }
         return Err(ApiError::PayloadTooLarge(max));
     }
     let (parts, body) = req.into_parts();

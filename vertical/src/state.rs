@@ -21,4 +21,8 @@ pub struct AppState {
     pub edge_secret_digest: [u8; 32],
     /// See [`crate::auth::password::dummy_hash`].
     pub dummy_password_hash: String,
+    /// Tenant files (uploads in, variants out).
+    pub files: infra::files::LocalDisk,
+    /// Uploads per user in the current minute: see [`crate::routes::files::take_upload_slot`].
+    pub upload_slots: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, (std::time::Instant, u32)>>,
 }

@@ -1,16 +1,18 @@
-//! The five engines. Each event is applied in one Postgres transaction bound to the event's
+//! The engines (five that compute insights, one that makes image variants). Each event is applied in one Postgres transaction bound to the event's
 //! tenant: for every engine that handles the event type, a `processed_events` row (engine,
 //! event_id) is inserted first, and the effect is applied only if that row is new — so a
 //! redelivered event changes nothing, and effect and dedupe record commit together.
 
 pub mod delivery;
 pub mod facts;
+pub mod images;
 pub mod replenishment;
 pub mod sales;
 pub mod stock;
 pub mod supplier_price;
 
 use infra::db::Transaction;
+use infra::files::LocalDisk;
 use infra::EventEnvelope;
 use serde::de::DeserializeOwned;
 
@@ -21,6 +23,7 @@ pub const SUPPORTED_VERSION: i32 = 1;
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "quote_created", "quote_sent", "quote_approved", "quote_converted", "order_created", "order_status_changed",
     "sale_recorded", "stock_received", "stock_adjusted", "supplier_price_changed", "product_price_changed",
+    "product_image_uploaded", "logo_uploaded",
 ];
 
 /// Why applying an event failed.
@@ -59,9 +62,10 @@ pub enum Engine {
     Replenishment,
     SupplierPrice,
     Delivery,
+    Images,
 }
 
-pub const ALL: [Engine; 5] = [Engine::Stock, Engine::Sales, Engine::Replenishment, Engine::SupplierPrice, Engine::Delivery];
+pub const ALL: [Engine; 6] = [Engine::Stock, Engine::Sales, Engine::Replenishment, Engine::SupplierPrice, Engine::Delivery, Engine::Images];
 
 impl Engine {
     pub fn name(self) -> &'static str {
@@ -71,6 +75,7 @@ impl Engine {
             Self::Replenishment => "replenishment",
             Self::SupplierPrice => "supplier_price",
             Self::Delivery => "delivery",
+            Self::Images => "images",
         }
     }
 
@@ -81,16 +86,18 @@ impl Engine {
             Self::Replenishment => matches!(event_type, "sale_recorded" | "stock_received" | "stock_adjusted" | "supplier_price_changed"),
             Self::SupplierPrice => event_type == "supplier_price_changed",
             Self::Delivery => event_type == "order_status_changed",
+            Self::Images => matches!(event_type, "product_image_uploaded" | "logo_uploaded"),
         }
     }
 
-    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut Touched) -> Result<(), EngineError> {
+    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut Touched, files: &LocalDisk) -> Result<(), EngineError> {
         match self {
             Self::Stock => stock::apply(tx, event, touched).await,
             Self::Sales => sales::apply(tx, event).await,
             Self::Replenishment => replenishment::apply(event, touched).await,
             Self::SupplierPrice => supplier_price::apply(tx, event).await,
             Self::Delivery => delivery::apply(tx, event).await,
+            Self::Images => images::apply(files, event).await,
         }
     }
 }
@@ -133,8 +140,8 @@ pub enum Outcome {
 }
 
 /// Applies one event exactly once per engine.
-pub async fn process(pool: &deadpool_postgres::Pool, event: &EventEnvelope) -> Result<Outcome, EngineError> {
-    Ok(process_batch(pool, std::slice::from_ref(event)).await?[0])
+pub async fn process(pool: &deadpool_postgres::Pool, files: &LocalDisk, event: &EventEnvelope) -> Result<Outcome, EngineError> {
+    Ok(process_batch(pool, files, std::slice::from_ref(event)).await?[0])
 }
 
 /// Applies several events in one transaction (one commit, one WAL flush, instead of one per
@@ -146,7 +153,7 @@ pub async fn process(pool: &deadpool_postgres::Pool, event: &EventEnvelope) -> R
 /// dedupe records of every (event, engine) go out pipelined in one round trip, stock movements
 /// are applied per tenant in three statements whatever their number, and derived figures are
 /// recomputed once per touched product.
-pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
+pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
@@ -174,7 +181,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, events: &[EventEnvelo
             tx.execute(&bind, &[&event.tenant_id.to_string()]).await?;
             bound = Some(event.tenant_id);
         }
-        engine.apply(&tx, event, &mut touched).await?;
+        engine.apply(&tx, event, &mut touched, files).await?;
         outcomes[i] = Outcome::Applied;
     }
     let mut rebind = |tenant: uuid::Uuid| {

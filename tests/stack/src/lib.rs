@@ -59,6 +59,7 @@ impl Stack {
         s.engines.poll_interval_ms = 200;
         s.engines.worker_health_listen = "127.0.0.1:0".parse().unwrap();
         s.engines.relay_health_listen = "127.0.0.1:0".parse().unwrap();
+        s.files.dir = std::env::temp_dir().join(format!("bc-files-{tag}"));
         s.validate().expect("valid test settings");
         Admin::new(s.clone()).unwrap().migrate().await.expect("migrations");
         let app = Application::build(s.clone()).await.expect("vertical builds");
@@ -110,6 +111,7 @@ impl Stack {
             ("BASECOMMERCE_DATABASE__MIGRATE_URL".into(), s.database.migrate_url.as_ref().unwrap().expose().into()),
             ("BASECOMMERCE_AUTH__JWT_SECRET".into(), s.auth.jwt_secret.as_ref().unwrap().expose().into()),
             ("BASECOMMERCE_LOG__FORMAT".into(), "json".into()),
+            ("BASECOMMERCE_FILES__DIR".into(), s.files.dir.display().to_string()),
         ]
     }
 }
@@ -138,6 +140,35 @@ impl Session {
         let status = resp.status();
         let text = resp.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Sends raw bytes (an upload) with any content type.
+    pub async fn send_bytes(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-basecommerce-edge", &self.edge)
+            .header("x-tenant-slug", &self.slug)
+            .bearer_auth(&self.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A GET of raw bytes: status, content type, body.
+    pub async fn get_bytes(&self, path: &str, token: Option<&str>) -> (StatusCode, String, Vec<u8>) {
+        let mut rb = self.http.get(format!("{}{path}", self.base)).header("x-basecommerce-edge", &self.edge).header("x-tenant-slug", &self.slug);
+        if let Some(t) = token {
+            rb = rb.bearer_auth(t);
+        }
+        let resp = rb.send().await.unwrap();
+        let status = resp.status();
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        (status, ct, resp.bytes().await.unwrap().to_vec())
     }
 
     /// POSTs and expects 200/201; returns the body.

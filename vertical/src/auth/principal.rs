@@ -42,7 +42,13 @@ impl Principal {
                 cookie
             }
         };
-        let claims = state.tokens.verify(token.trim()).ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
+        Self::from_token(state, tenant, token.trim())
+    }
+
+    /// Verifies an access token for `tenant` (shared by the API and the browser UI, which reads
+    /// the token from the session cookie and applies its own CSRF check).
+    pub fn from_token(state: &AppState, tenant: &Tenant, token: &str) -> ApiResult<Self> {
+        let claims = state.tokens.verify(token).ok_or_else(|| ApiError::unauthorized("invalid or expired token"))?;
         if claims.tid != tenant.id {
             return Err(ApiError::unauthorized("token belongs to another tenant"));
         }

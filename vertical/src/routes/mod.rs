@@ -5,7 +5,9 @@
 
 pub mod auth;
 pub mod clients;
+pub mod cors;
 pub mod dashboard;
+pub mod files;
 pub mod health;
 pub mod insights;
 pub mod orders;
@@ -28,10 +30,15 @@ use crate::state::AppState;
 
 /// Routes one request; every error becomes its JSON response here.
 pub async fn handle(state: &AppState, req: &Req) -> HttpResponse {
-    match route(state, req).await {
+    if let Some(answer) = cors::preflight(state, req) {
+        return answer;
+    }
+    let mut resp = match route(state, req).await {
         Ok(resp) => resp,
         Err(err) => err.into_response(),
-    }
+    };
+    cors::decorate(state, req, &mut resp);
+    crate::compress::maybe_gzip(&req.headers, resp).await
 }
 
 async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
@@ -43,12 +50,18 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
     }
 
     check_edge_secret(state, req)?;
+    if let (&Method::GET, ["static", name]) = (&req.method, segments.as_slice()) {
+        return crate::ui::assets::serve(name).ok_or_else(|| ApiError::not_found("file"));
+    }
     let tenant = resolve_tenant(state, req).await?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
 
     match (&req.method, segments.as_slice()) {
         (&Method::GET, ["tenant.json"]) => Ok(tenant::show(&tenant)),
+        (&Method::GET, ["files", rest @ ..]) => files::serve(state, &tenant, req, rest).await,
         (&Method::GET, ["api", "openapi.json"]) => Ok(crate::http::raw_json(crate::docs::openapi_json())),
+        // The sign-in form posts here too, so the edge's stricter login rate limit covers it.
+        (&Method::POST, ["auth", "login"]) if crate::ui::is_form_post(req) => Ok(crate::ui::sign_in(state, &tenant, req).await),
         (&Method::POST, ["auth", "login"]) => auth::login(state, &tenant, req).await,
         (&Method::POST, ["auth", "refresh"]) => auth::refresh(state, &tenant, req).await,
         (&Method::POST, ["auth", "logout"]) => auth::logout(state, &tenant, req).await,
@@ -60,7 +73,11 @@ async fn route(state: &AppState, req: &Req) -> ApiResult<HttpResponse> {
             let who = Principal::authenticate(state, &tenant, req)?;
             api_v1(state, &tenant, &who, req, rest).await
         }
-        _ => no_route(req),
+        (_, ["api", ..]) => no_route(req),
+        // A documented API path asked with another method: 405, not a page.
+        _ if crate::docs::declared_methods(&req.path).is_some() => no_route(req),
+        // Everything else is the browser UI (HTML pages, their own errors included).
+        _ => Ok(crate::ui::route(state, &tenant, req, &segments).await),
     }
 }
 
@@ -93,6 +110,8 @@ async fn api_v1(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req, p
         (&M::GET, ["products", p]) => products::get(state, tenant, id(p)?).await,
         (&M::PATCH, ["products", p]) => products::update(state, tenant, who, id(p)?, req).await,
         (&M::DELETE, ["products", p]) => products::deactivate(state, tenant, who, id(p)?).await,
+        (&M::POST, ["products", p, "images"]) => files::upload_product_image(state, tenant, who, id(p)?, req).await,
+        (&M::PUT, ["branding", "logo"]) => files::upload_logo(state, tenant, who, req).await,
 
         (&M::GET, ["quotes"]) => quotes::list(state, tenant, req).await,
         (&M::POST, ["quotes"]) => quotes::create(state, tenant, who, req).await,

@@ -47,6 +47,7 @@ pub fn test_settings(db: &TestDatabase) -> Settings {
     settings.edge.secret = Some(Secret::new(random_hex(32)));
     settings.vertical.listen = "127.0.0.1:0".parse().unwrap();
     settings.vertical.secure_cookies = false;
+    settings.files.dir = std::env::temp_dir().join(format!("bc-files-{}", random_hex(8)));
     settings.validate().expect("test settings are valid");
     settings
 }

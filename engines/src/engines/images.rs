@@ -1,0 +1,42 @@
+//! Image variants: from an uploaded original (already checked by the vertical), the WebP
+//! thumbnail, card and full sizes of a product image, or the tenant's logo — re-encoded from
+//! decoded pixels (no metadata survives) and resized here, off the request path.
+//!
+//! Keys are rebuilt from the event's tenant and product ids, never taken from the payload, so
+//! an event can only ever touch its own tenant's files. Writing a variant twice writes the same
+//! bytes, so redeliveries are harmless.
+
+use infra::files::{FileKey, FileStore, LocalDisk, Variant};
+use infra::EventEnvelope;
+use uuid::Uuid;
+
+use super::EngineError;
+
+pub async fn apply(files: &LocalDisk, event: &EventEnvelope) -> Result<(), EngineError> {
+    let tenant = event.tenant_id;
+    let jobs: Vec<(FileKey, Vec<(Variant, FileKey)>)> = match event.event_type.as_str() {
+        "product_image_uploaded" => {
+            let product = event.payload["product_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| EngineError::Payload("product_id missing".into()))?;
+            let variants = Variant::ALL.iter().map(|v| (*v, FileKey::product_variant(tenant, product, *v))).collect();
+            vec![(FileKey::product_original(tenant, product), variants)]
+        }
+        "logo_uploaded" => vec![(FileKey::logo_original(tenant), vec![(Variant::Card, FileKey::logo(tenant))])],
+        _ => return Ok(()),
+    };
+    for (original, variants) in jobs {
+        let bytes = files.get(&original).await.map_err(|e| EngineError::Db(format!("read {}: {e}", original.as_str())))?;
+        let bytes = bytes.ok_or_else(|| EngineError::Payload(format!("{} is missing", original.as_str())))?;
+        let sizes: Vec<Variant> = variants.iter().map(|(v, _)| *v).collect();
+        let encoded = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<u8>>, infra::images::ImageError> {
+            let img = infra::images::decode(&bytes)?;
+            sizes.into_iter().map(|v| infra::images::variant(&img, v)).collect()
+        })
+        .await
+        .map_err(|e| EngineError::Db(format!("image task: {e}")))?
+        .map_err(|e| EngineError::Payload(e.to_string()))?;
+        for ((_, key), webp) in variants.iter().zip(encoded) {
+            files.put(key, &webp).await.map_err(|e| EngineError::Db(format!("write {}: {e}", key.as_str())))?;
+        }
+    }
+    Ok(())
+}

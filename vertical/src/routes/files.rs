@@ -1,0 +1,164 @@
+//! Tenant files: product images and the tenant's logo.
+//!
+//! An upload is accepted only when its content is a JPEG, PNG or WebP that decodes within
+//! limits ([`infra::images`]); the original is stored privately and an event asks the engines
+//! worker to make the WebP variants (thumbnail, card, full) — the request never resizes. Files
+//! are served from keys derived from the host's tenant, so a tenant can only ever name its own
+//! files. Product images need a signed-in user of the tenant; the logo is public (the login
+//! page shows it). URLs carry `?v=<version>`, so files are cached for a year.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Response, StatusCode};
+use http_body_util::Full;
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::domain::tenant::Tenant;
+use crate::error::{ApiError, ApiResult};
+use crate::http::{json, HttpResponse, Req};
+use crate::outbox::{self, Aggregate};
+use crate::state::AppState;
+use infra::db::tenant_transaction;
+use infra::files::{FileKey, FileStore, Variant};
+
+/// Requests whose body may be as large as `files.max_upload_bytes` (everything else is limited
+/// to `vertical.max_body_bytes`).
+pub fn is_upload(method: &Method, path: &str) -> bool {
+    let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(
+        (method, seg.as_slice()),
+        (&Method::POST, ["api", "v1", "products", _, "images"]) | (&Method::PUT, ["api", "v1", "branding", "logo"]) | (&Method::POST, ["products", _, "image"]) | (&Method::POST, ["branding"])
+    )
+}
+
+/// For a UI upload path (`/products/{id}/image`, `/branding`), the page the form was on.
+pub fn browser_upload_page(path: &str) -> Option<String> {
+    match path.trim_matches('/').split('/').collect::<Vec<_>>().as_slice() {
+        ["products", id, "image"] if Uuid::parse_str(id).is_ok() => Some(format!("/products/{id}/edit")),
+        ["branding"] => Some("/branding".into()),
+        _ => None,
+    }
+}
+
+/// A UI upload over the size limit: back to its page with the reason (the JSON 413 is for the API).
+pub fn too_large_for_browser(state: &AppState, path: &str) -> HttpResponse {
+    let mut resp = crate::ui::layout::redirect(&browser_upload_page(path).unwrap_or_else(|| "/".into()));
+    let message = crate::ui::text::EN.s("files.too_large");
+    crate::ui::session::set_flash(state, &mut resp, &crate::ui::session::Flash::Refused(message.into()));
+    resp
+}
+
+/// Counts an upload against the user's per-minute allowance (429 when spent).
+pub fn take_upload_slot(state: &AppState, user: Uuid) -> ApiResult<()> {
+    let limit = state.settings.files.uploads_per_minute;
+    let mut slots = state.upload_slots.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    slots.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+    let (_, used) = slots.entry(user).or_insert((now, 0));
+    if *used >= limit {
+        return Err(ApiError::TooManyRequests(format!("at most {limit} uploads per minute; try again shortly")));
+    }
+    *used += 1;
+    Ok(())
+}
+
+/// Checks an upload's content off the async workers (decoding is CPU work).
+async fn check_image(bytes: Bytes) -> ApiResult<()> {
+    let result = tokio::task::spawn_blocking(move || infra::images::check(&bytes)).await.map_err(|e| ApiError::Internal(format!("image check: {e}")))?;
+    result.map(|_| ()).map_err(|e| ApiError::Unprocessable { code: "invalid_image", message: e.to_string(), field: Some("file".into()) })
+}
+
+/// Stores a product's new image and records the event that makes its variants. Shared by the
+/// API and the UI.
+pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, bytes: Bytes) -> ApiResult<serde_json::Value> {
+    who.require_admin()?;
+    take_upload_slot(state, who.user_id)?;
+    // Decode before taking a pooled connection: a large image takes a moment to check.
+    check_image(bytes.clone()).await?;
+    let mut client = state.pool.get().await?;
+    let tx = tenant_transaction(&mut client, tenant.id).await?;
+    tx.query_opt("SELECT 1 FROM products WHERE id = $1 AND tenant_id = $2", &[&product, &tenant.id]).await?.ok_or_else(|| ApiError::not_found("product"))?;
+    let key = FileKey::product_original(tenant.id, product);
+    state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
+    let event = outbox::record(&tx, tenant.id, Aggregate::Product, product, "product_image_uploaded", json!({ "product_id": product, "original_key": key.as_str() })).await?;
+    tx.commit().await?;
+    Ok(json!({
+        "product_id": product,
+        "status": "processing",
+        "event_id": event.event_id,
+        "variants": Variant::ALL.iter().map(|v| format!("/files/products/{product}/{}.webp", v.name())).collect::<Vec<_>>(),
+    }))
+}
+
+/// Stores the tenant's new logo and records the event that makes its WebP.
+pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, bytes: Bytes) -> ApiResult<serde_json::Value> {
+    who.require_admin()?;
+    take_upload_slot(state, who.user_id)?;
+    check_image(bytes.clone()).await?;
+    let key = FileKey::logo_original(tenant.id);
+    state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
+    let mut client = state.pool.get().await?;
+    let tx = tenant_transaction(&mut client, tenant.id).await?;
+    let event = outbox::record(&tx, tenant.id, Aggregate::Tenant, tenant.id, "logo_uploaded", json!({ "original_key": key.as_str() })).await?;
+    tx.commit().await?;
+    Ok(json!({ "status": "processing", "event_id": event.event_id, "url": "/files/branding/logo.webp" }))
+}
+
+/// `POST /api/v1/products/{id}/images`: the image file as the request body (any media type:
+/// the content decides). 202: the variants appear once the engines worker has made them.
+#[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products", params(("id" = Uuid, Path)),
+    request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
+    responses((status = 202, body = Object), (status = 404, body = crate::docs::ErrorBody), (status = 413, body = crate::docs::ErrorBody),
+              (status = 422, body = crate::docs::ErrorBody), (status = 429, body = crate::docs::ErrorBody)))]
+pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, req: &Req) -> ApiResult<HttpResponse> {
+    let accepted = store_product_image(state, tenant, who, product, req.body.clone()).await?;
+    Ok(json(StatusCode::ACCEPTED, &accepted))
+}
+
+/// `PUT /api/v1/branding/logo`: the logo file as the request body.
+#[utoipa::path(put, path = "/api/v1/branding/logo", tag = "branding",
+    request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
+    responses((status = 202, body = Object), (status = 413, body = crate::docs::ErrorBody), (status = 422, body = crate::docs::ErrorBody), (status = 429, body = crate::docs::ErrorBody)))]
+pub async fn upload_logo(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
+    let accepted = store_logo(state, tenant, who, req.body.clone()).await?;
+    Ok(json(StatusCode::ACCEPTED, &accepted))
+}
+
+/// `GET /files/products/{id}/{variant}.webp` (signed-in users of the tenant) and
+/// `GET /files/branding/logo.webp` (public).
+pub async fn serve(state: &AppState, tenant: &Tenant, req: &Req, path: &[&str]) -> ApiResult<HttpResponse> {
+    let (key, public) = match path {
+        ["products", id, file] => {
+            signed_in(state, tenant, req)?;
+            let id = Uuid::parse_str(id).map_err(|_| ApiError::not_found("file"))?;
+            let variant = file.strip_suffix(".webp").and_then(Variant::parse).ok_or_else(|| ApiError::not_found("file"))?;
+            (FileKey::product_variant(tenant.id, id, variant), false)
+        }
+        ["branding", "logo.webp"] => (FileKey::logo(tenant.id), true),
+        _ => return Err(ApiError::not_found("file")),
+    };
+    let bytes = state.files.get(&key).await.map_err(|e| ApiError::Internal(format!("read file: {e}")))?.ok_or_else(|| ApiError::not_found("file"))?;
+    let mut resp = Response::new(Full::new(Bytes::from(bytes)));
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/webp"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let cache = if public { "public, max-age=31536000, immutable" } else { "private, max-age=31536000, immutable" };
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    Ok(resp)
+}
+
+/// A bearer token or the session cookie of this tenant (reads need no CSRF header).
+fn signed_in(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Principal> {
+    match req.header("authorization") {
+        Some(_) => Principal::authenticate(state, tenant, req),
+        None => crate::ui::session::principal(state, tenant, req).ok_or_else(|| ApiError::unauthorized("authentication required")),
+    }
+}
+
+/// `/files/...?v=<version>` for a stored file, when it exists.
+pub fn url(state: &AppState, key: &FileKey, path: &str) -> Option<String> {
+    state.files.version(key).map(|v| format!("{path}?v={v}"))
+}

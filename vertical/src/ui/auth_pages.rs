@@ -1,0 +1,142 @@
+//! Sign-in, session renewal and sign-out pages, on top of the API's `/auth/*` handlers (the same
+//! cookies, lockout and refresh-token rotation).
+
+use http::{header, Method, StatusCode};
+use maud::html;
+use serde_json::json;
+
+use crate::auth::principal::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::domain::tenant::Tenant;
+use crate::http::{HttpResponse, Req};
+use crate::routes;
+use crate::state::AppState;
+use crate::ui::layout::{brand, document, redirect, safe_next};
+use crate::ui::session::{self, CSRF_FIELD, NONCE_COOKIE};
+use crate::ui::{api, form, text};
+
+/// The sign-in page. `error` is shown above the form with the e-mail kept.
+pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&str>, status: StatusCode) -> HttpResponse {
+    let t = text::for_request(req);
+    let q = req.query_params();
+    let posted = form::parse(&req.body);
+    let (nonce, fresh) = match session::nonce(req) {
+        Some(n) => (n.to_owned(), false),
+        None => (session::new_nonce(), true),
+    };
+    let notice = if q.contains_key("expired") {
+        Some(t.s("login.expired"))
+    } else if q.contains_key("out") {
+        Some(t.s("login.logged_out"))
+    } else {
+        None
+    };
+    let next = safe_next(q.get("next").or(posted.get("next")));
+    let body = html! {
+        main id="main" class="login" {
+            (brand(state, tenant))
+            form method="post" action="/auth/login" class="card form" {
+                h1 { (t.s("login.title")) }
+                @if let Some(n) = notice { p class="flash" role="status" { (n) } }
+                @if let Some(e) = error { p class="alert" role="alert" id="login-error" { (e) } }
+                input type="hidden" name=(CSRF_FIELD) value=(session::csrf_token(state, tenant, &nonce));
+                input type="hidden" name="next" value=(next);
+                div class="field" {
+                    label for="email" { (t.s("field.email")) }
+                    input type="email" id="email" name="email" autocomplete="username" required autofocus[error.is_none()]
+                        value=(posted.get("email").map(String::as_str).unwrap_or(""));
+                }
+                div class="field" {
+                    label for="password" { (t.s("field.password")) }
+                    input type="password" id="password" name="password" autocomplete="current-password" required autofocus[error.is_some()]
+                        aria-describedby=[error.map(|_| "login-error")];
+                }
+                button type="submit" { (t.s("login.submit")) }
+            }
+        }
+    };
+    let mut resp = document(t, status, &format!("{} · {}", t.s("login.title"), tenant.name), body);
+    if fresh {
+        session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &nonce, 30 * 86_400));
+    }
+    resp
+}
+
+/// `POST /auth/login` from the form: the API's login with the form's credentials; its cookies start the session.
+pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
+    let t = text::for_request(req);
+    let posted = form::parse(&req.body);
+    if !session::csrf_ok(state, tenant, req, posted.get(CSRF_FIELD).map(String::as_str)) {
+        return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
+    }
+    let get = |k: &str| posted.get(k).cloned().unwrap_or_default();
+    let call = api::body(Method::POST, &json!({ "email": get("email"), "password": get("password") }));
+    match routes::auth::login(state, tenant, &call).await {
+        Ok(api_resp) => {
+            let mut resp = redirect(&safe_next(posted.get("next")));
+            copy_cookies(&api_resp, &mut resp);
+            // A new nonce at sign-in: a token obtained before it (fixation) stops working.
+            session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &session::new_nonce(), 30 * 86_400));
+            resp
+        }
+        Err(e) if e.status() == StatusCode::UNAUTHORIZED => login_page(state, tenant, req, Some(t.s("login.failed")), StatusCode::UNAUTHORIZED),
+        Err(e) => {
+            let (_, m) = form::describe(e, t);
+            login_page(state, tenant, req, Some(&m), StatusCode::SERVICE_UNAVAILABLE)
+        }
+    }
+}
+
+/// `GET /auth/renew?next=`: the access cookie is gone or expired. Under `/auth` the browser
+/// sends the refresh cookie, so the API's rotation renews the session and the user carries on;
+/// if that fails, the login page says the session expired.
+pub async fn renew(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
+    let q = req.query_params();
+    let next = safe_next(q.get("next"));
+    let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    if req.cookie(REFRESH_COOKIE).filter(|c| !c.is_empty()).is_none() {
+        return redirect(&format!("/login?next={encoded}"));
+    }
+    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers: req.headers.clone(), body: bytes::Bytes::new() };
+    match routes::auth::refresh(state, tenant, &call).await {
+        Ok(api_resp) => {
+            let mut resp = redirect(&next);
+            copy_cookies(&api_resp, &mut resp);
+            resp
+        }
+        Err(_) => {
+            let mut resp = redirect(&format!("/login?expired=1&next={encoded}"));
+            clear_session(state, &mut resp);
+            resp
+        }
+    }
+}
+
+/// `POST /auth/signout`: revokes the refresh-token family (API logout) and clears the cookies.
+pub async fn signout(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
+    let posted = form::parse(&req.body);
+    if !session::csrf_ok(state, tenant, req, posted.get(CSRF_FIELD).map(String::as_str)) {
+        let t = text::for_request(req);
+        return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
+    }
+    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers: req.headers.clone(), body: bytes::Bytes::new() };
+    let mut resp = redirect("/login?out=1");
+    match routes::auth::logout(state, tenant, &call).await {
+        Ok(api_resp) => copy_cookies(&api_resp, &mut resp),
+        Err(e) => tracing::warn!(error = %e, "sign-out could not revoke the refresh token"),
+    }
+    clear_session(state, &mut resp);
+    resp
+}
+
+fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {
+    for v in from.headers().get_all(header::SET_COOKIE) {
+        to.headers_mut().append(header::SET_COOKIE, v.clone());
+    }
+}
+
+fn clear_session(state: &AppState, resp: &mut HttpResponse) {
+    let secure = if state.settings.vertical.secure_cookies { "; Secure" } else { "" };
+    session::set_cookie(resp, &format!("{ACCESS_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"));
+    session::set_cookie(resp, &format!("{REFRESH_COOKIE}=; Path=/auth; Max-Age=0; HttpOnly; SameSite=Strict{secure}"));
+    session::set_cookie(resp, &session::cookie(state, NONCE_COOKIE, "", 0));
+}
