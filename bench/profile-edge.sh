@@ -50,10 +50,12 @@ profile() {
   grep -q "Failed requests: *0" "$work/$name.ab" || { echo "$name: failed requests" >&2; cat "$work/$name.ab" >&2; }
   echo $(( total / requests ))
 }
-proxy_ir=$(profile proxy "$p_bc" env BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$p_bc" BASECOMMERCE_PROXY__BASE_DOMAINS="[bench.test]" \
+# Exported, not passed through `env`: valgrind must run the proxy itself, not a wrapper.
+export BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$p_bc" BASECOMMERCE_PROXY__BASE_DOMAINS="[bench.test]" \
   BASECOMMERCE_PROXY__UPSTREAMS="[127.0.0.1:$backend]" BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE=1000000000 \
   BASECOMMERCE_PROXY__METRICS_LISTEN="127.0.0.1:$(free_port)" BASECOMMERCE_PROXY__UPGRADE_SOCK="$work/upgrade.sock" \
-  BASECOMMERCE_PROXY__THREADS=1 "$bin/basecommerce-proxy")
+  BASECOMMERCE_PROXY__THREADS=1
+proxy_ir=$(profile proxy "$p_bc" "$bin/basecommerce-proxy")
 nginx_ir=$(profile nginx "$p_nginx" nginx -c "$work/nginx/edge.conf")
 printf '\nInstructions per proxied request (callgrind, %s keep-alive requests, 1 worker each)\n' "$requests"
 printf '  basecommerce-proxy %12s\n  nginx              %12s\n  ratio              %12s\n' "$proxy_ir" "$nginx_ir" "$(awk -v a="$proxy_ir" -v b="$nginx_ir" 'BEGIN { printf "%.2fx", a/b }')"

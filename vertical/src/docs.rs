@@ -54,7 +54,12 @@ impl Modify for CommonErrors {
             ("404", "No such resource in this tenant (or no such tenant)"),
             ("503", "A dependency (database) is unavailable; retry later"),
         ];
-        let with_body = [("413", "Request body too large"), ("415", "Body is not application/json"), ("422", "Validation failed (see error.field)")];
+        let with_body = [
+            ("409", "Conflicts with the current state (a duplicate, or a status that does not allow it)"),
+            ("413", "Request body too large"),
+            ("415", "Body is not application/json"),
+            ("422", "Validation failed (see error.field)"),
+        ];
         for item in openapi.paths.paths.values_mut() {
             let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
             for (has_body, op) in ops.into_iter().enumerate().filter_map(|(i, op)| op.as_mut().map(|op| (i != 0 && i != 3, op))) {
