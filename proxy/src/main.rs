@@ -22,6 +22,11 @@ use proxy::ratelimit::Limits;
 use proxy::tenants::TenantResolver;
 use proxy::tls::{load_dir, watch_dir, CertStore, SniResolver};
 
+/// mimalloc instead of glibc's malloc: a proxied request allocates and frees many small header
+/// buffers, and under callgrind glibc's malloc/free were a quarter of the edge's instructions.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The basecommerce edge: tenants by subdomain, TLS, rate limits, load balancing.
 #[derive(Parser)]
 #[command(name = "basecommerce-proxy", version, about)]
@@ -51,6 +56,13 @@ fn main() -> ExitCode {
     let (edge_secret, db_url) = match (settings.require_edge_secret(), settings.require_database_url()) {
         (Ok(e), Ok(d)) => (e.clone(), d.clone()),
         (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let edge_secret = match http::HeaderValue::from_str(edge_secret.expose()) {
+        Ok(mut v) => {
+            v.set_sensitive(true);
+            v
+        }
+        Err(_) => return fail("edge.secret: must be printable ASCII (it travels as a header)"),
     };
     if p.base_domains.is_empty() {
         eprintln!("basecommerce-proxy: warning: proxy.base_domains is empty; only verified custom domains will reach tenants");
@@ -137,7 +149,7 @@ fn main() -> ExitCode {
         tenants: tenants.clone(),
         upstreams,
         limits: limits.clone(),
-        edge_secret: edge_secret.expose().to_owned(),
+        edge_secret,
         trusted: parse_trusted(&p.trusted_proxies),
         tls_enabled,
         redirect_http: p.redirect_http,
