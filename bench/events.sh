@@ -24,14 +24,16 @@ processed() { su_psql -c "SELECT count(*) FROM processed_events WHERE engine = '
 
 # Throughput.
 start=$(date +%s.%N)
-su_psql -c "$insert_sql FROM generate_series(1, $n)"
+# Like the vertical, each writing transaction also notifies the relay (otherwise it only polls).
+notify="SELECT pg_notify('basecommerce_outbox', '')"
+su_psql -c "BEGIN; $insert_sql FROM generate_series(1, $n); $notify; COMMIT;"
 while [ "$(processed)" -lt "$n" ]; do sleep 0.05; done
 end=$(date +%s.%N)
 tput=$(awk -v n="$n" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", n/(b-a) }')
 
 # Latency at 1,000 events/s.
 before=$(processed)
-printf '%s\n' "$(tr '\n' ' ' <<<"$insert_sql");" > "$work/one.sql"
+printf 'BEGIN;\n%s;\n%s;\nCOMMIT;\n' "$(tr '\n' ' ' <<<"$insert_sql")" "$notify" > "$work/one.sql"
 pgbench -n -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -f "$work/one.sql" -R 1000 -T "$secs" -c 4 -j 2 basecommerce >"$work/pgbench.out" 2>&1
 target=$((before + $(awk '/number of transactions actually processed/ {print $6}' "$work/pgbench.out" | cut -d/ -f1)))
 while [ "$(processed)" -lt "$target" ]; do sleep 0.05; done
