@@ -13,6 +13,11 @@ have_cmd cmake || need+=(cmake)   # pingora builds zlib-ng with cmake
 if [ "$profile" = test ]; then
   have_cmd runuser || need+=(util-linux)
   have_cmd cc || need+=(build-essential)
+  # The appliance test boots Debian in systemd-nspawn (as root only).
+  if [ "$(id -u)" = 0 ]; then
+    have_cmd systemd-nspawn || need+=(systemd-container)
+    have_cmd debootstrap || need+=(debootstrap)
+  fi
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
