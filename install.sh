@@ -116,7 +116,7 @@ install_content() {
   cat > "$tmp"
   if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
     rm -f "$tmp"
-    [ "$(stat -c '%a %U:%G' "$path")" = "$mode $owner" ] || { chmod "$mode" "$path"; chown "$owner" "$path"; changed "permissions of $path"; }
+    [ "$(stat -c '%a %U:%G' "$path")" = "${mode#0} $owner" ] || { chmod "$mode" "$path"; chown "$owner" "$path"; changed "permissions of $path"; }
     return 1
   fi
   chmod "$mode" "$tmp"; chown "$owner" "$tmp"; mv -f "$tmp" "$path"
@@ -145,7 +145,7 @@ installed_services() { systemctl list-unit-files 'basecommerce*' --no-legend 2>/
 uninstall() {
   step "Stopping and removing units"
   systemctl disable --now basecommerce.target $(installed_services | grep -v '@\.service$' | tr '\n' ' ') >/dev/null 2>&1 || true
-  rm -rf "$UNIT_DIR"/basecommerce*.service "$UNIT_DIR"/basecommerce.target "$UNIT_DIR"/basecommerce-.service.d \
+  rm -rf "$UNIT_DIR"/basecommerce*.service "$UNIT_DIR"/basecommerce.target "$UNIT_DIR"/basecommerce*.service.d \
          "$UNIT_DIR"/basecommerce.target.wants "$UNIT_DIR"/basecommerce-backup*.timer
   systemctl daemon-reload
   systemctl reset-failed 'basecommerce*' 2>/dev/null || true
@@ -397,7 +397,7 @@ ALTER ROLE basecommerce_owner PASSWORD '$owner_pw';
 ALTER ROLE basecommerce PASSWORD '$app_pw';
 ALTER ROLE basecommerce_engines PASSWORD '$engines_pw';
 EOF
-  if ! psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep -q 1; then
+  if ! psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep 1 >/dev/null; then
     psql_admin -d postgres -c "CREATE DATABASE $DB_NAME OWNER basecommerce_owner" >/dev/null
     changed "created database $DB_NAME"
   fi
@@ -430,7 +430,7 @@ pg1-path=$(runuser -u postgres -- psql -X -tAc 'SHOW data_directory' 2>/dev/null
 pg1-socket-path=/var/run/postgresql
 EOF
   install -d -m 0750 -o postgres -g postgres /var/lib/pgbackrest /var/log/pgbackrest /var/spool/pgbackrest
-  if ! (cd / && runuser -u postgres -- pgbackrest --stanza=basecommerce info --output=json 2>/dev/null | grep -q '"status":{"code":0'); then
+  if ! (cd / && runuser -u postgres -- pgbackrest --stanza=basecommerce info --output=json 2>/dev/null | grep '"status":{"code":0' >/dev/null); then
     if (cd / && runuser -u postgres -- pgbackrest --stanza=basecommerce stanza-create >/dev/null 2>&1); then
       changed "created pgBackRest stanza basecommerce"
       (cd / && runuser -u postgres -- pgbackrest --stanza=basecommerce --type=full backup >/dev/null 2>&1) \
@@ -464,8 +464,8 @@ EOF
   fi
   systemctl enable --quiet redis-server
   if [ "$restart" = 1 ] || ! systemctl is-active --quiet redis-server; then systemctl restart redis-server; changed "restarted Redis"; fi
-  local i; for i in $(seq 1 40); do REDISCLI_AUTH=$pw redis-cli ping 2>/dev/null | grep -q PONG && break; sleep 0.25; done
-  REDISCLI_AUTH=$pw redis-cli ping 2>/dev/null | grep -q PONG || die "Redis does not answer: journalctl -u redis-server"
+  local i; for i in $(seq 1 40); do REDISCLI_AUTH=$pw redis-cli ping 2>/dev/null | grep PONG >/dev/null && break; sleep 0.25; done
+  REDISCLI_AUTH=$pw redis-cli ping 2>/dev/null | grep PONG >/dev/null || die "Redis does not answer: journalctl -u redis-server"
   info "Redis: append-only, noeviction, password, bound to $bind"
 }
 
@@ -486,7 +486,7 @@ tls() {
       # self-signed certificate for DOMAIN and *.DOMAIN is served.
       [ "$tls_mode" = acme ] && warn "--tls acme: this proxy build has no ACME client yet; serving a self-signed certificate (--tls files DIR for real certificates)"
       if [ ! -s "$TLS_DIR/default.pem" ] || ! openssl x509 -in "$TLS_DIR/default.pem" -noout -checkend 2592000 >/dev/null 2>&1 \
-         || ! openssl x509 -in "$TLS_DIR/default.pem" -noout -ext subjectAltName 2>/dev/null | grep -qF "DNS:*.$domain"; then
+         || ! openssl x509 -in "$TLS_DIR/default.pem" -noout -ext subjectAltName 2>/dev/null | grep -F "DNS:*.$domain" >/dev/null; then
         openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 397 \
           -subj "/CN=$domain" -addext "subjectAltName=DNS:$domain,DNS:*.$domain" \
           -keyout "$TLS_DIR/default.key.tmp" -out "$TLS_DIR/default.pem.tmp" 2>/dev/null || die "openssl could not create a certificate"
@@ -601,14 +601,14 @@ start_services() {
   systemctl is-active --quiet basecommerce.target || systemctl start basecommerce.target
   local failed=""
   for s in $services; do systemctl is-active --quiet "$s" || failed+=" $s"; done
-  [ -z "$failed" ] || die "not running:$failed — see: journalctl -u${failed// / -u } -n 50"
+  [ -z "$failed" ] || die "not running:$failed — see: journalctl -n 50$(printf " -u %s" $failed)"
   info "active: $services"
 }
 
 first_tenant() {
   [ -n "$tenant" ] || return 0
   if [ "$role" != all ] && [ "$role" != vertical ]; then return 0; fi
-  if cli --json tenant list | grep -q "\"slug\": *\"$tenant\""; then info "tenant $tenant exists"; return; fi
+  if cli --json tenant list | grep "\"slug\": *\"$tenant\"" >/dev/null; then info "tenant $tenant exists"; return; fi
   local args=(tenant create "$tenant" --name "${tenant_name:-$tenant}")
   if [ -n "$admin_email" ]; then
     local pw_file=$ETC/$tenant-admin-password
@@ -623,11 +623,11 @@ firewall() {
   if ! command -v ufw >/dev/null; then info "ufw not installed: use the DigitalOcean cloud firewall (22, 80, 443 only)"; return; fi
   local rules=(22/tcp 80/tcp 443/tcp) r
   if [ "$role" = db ]; then rules=(22/tcp); fi
-  for r in "${rules[@]}"; do ufw status | grep -q "^$r .*ALLOW" || { ufw allow "$r" >/dev/null; changed "ufw allow $r"; }; done
+  for r in "${rules[@]}"; do ufw status | grep "^$r .*ALLOW" >/dev/null || { ufw allow "$r" >/dev/null; changed "ufw allow $r"; }; done
   if [ "$role" = db ]; then
-    for r in 5432 6379; do ufw status | grep -q "^$r/tcp .*ALLOW.*$(private_network)" || { ufw allow from "$(private_network)" to any port "$r" proto tcp >/dev/null; changed "ufw allow $r from $(private_network)"; }; done
+    for r in 5432 6379; do ufw status | grep "^$r/tcp .*ALLOW.*$(private_network)" >/dev/null || { ufw allow from "$(private_network)" to any port "$r" proto tcp >/dev/null; changed "ufw allow $r from $(private_network)"; }; done
   fi
-  ufw status | grep -q "Status: active" || { ufw --force default deny incoming >/dev/null; ufw --force enable >/dev/null; changed "ufw enabled (default deny incoming)"; }
+  ufw status | grep "Status: active" >/dev/null || { ufw --force default deny incoming >/dev/null; ufw --force enable >/dev/null; changed "ufw enabled (default deny incoming)"; }
 }
 
 health() {

@@ -173,6 +173,7 @@ impl BackgroundService for Housekeeping {
         // systemd (Type=notify): ready once the HTTP listener accepts, then the watchdog is fed
         // from this loop.
         proxy::systemd::ready_when_listening(self.http_listen).await;
+        tokio::spawn(proxy::systemd::spawn_successor_on_sighup());
         let mut watchdog = infra::systemd::Watchdog::from_env();
         let tick = watchdog.interval().unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(60));
         let mut last_forget = std::time::Instant::now();

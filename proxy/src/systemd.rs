@@ -20,6 +20,29 @@ pub async fn ready_when_listening(listen: SocketAddr) {
     infra::systemd::ready_as_main_process();
 }
 
+/// On SIGHUP, starts the proxy binary again with `--upgrade` (same arguments, same environment)
+/// so that it can take the listening sockets over once this process gets SIGQUIT — the first half
+/// of the graceful reload that `basecommerce-proxy-reload` (`ExecReload=`) drives.
+///
+/// Why this process spawns its successor instead of `ExecReload=` doing it: systemd gives the
+/// unit's credentials (`$CREDENTIALS_DIRECTORY`) only to the main process's mount namespace, not
+/// to control processes, so a proxy started by `ExecReload=` could not read its secrets. The path
+/// is `argv[0]` (`/opt/basecommerce/current/bin/…`), so a switched `current` symlink makes the
+/// reload an upgrade to the new binary.
+pub async fn spawn_successor_on_sighup() {
+    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        let mut args = std::env::args_os();
+        let Some(program) = args.next() else { continue };
+        let args: Vec<_> = args.filter(|a| a != "-u" && a != "--upgrade").collect();
+        // The watchdog belongs to whichever process systemd follows; WATCHDOG_PID names this one.
+        match std::process::Command::new(&program).args(&args).arg("--upgrade").env_remove("WATCHDOG_PID").spawn() {
+            Ok(child) => tracing::info!(pid = child.id(), "SIGHUP: started a successor waiting for the listening sockets"),
+            Err(e) => tracing::error!(error = %e, program = ?program, "SIGHUP: cannot start a successor"),
+        }
+    }
+}
+
 /// A wildcard listen address is probed on loopback of the same family.
 fn probe_address(listen: SocketAddr) -> SocketAddr {
     let ip = match listen.ip() {

@@ -76,8 +76,10 @@ shutdown_container() {
   wait "$nspawn_pid" 2>/dev/null || true
   nspawn_pid=""
 }
+client_pids=()
 cleanup() {
   local rc=$?
+  [ ${#client_pids[@]} -eq 0 ] || kill "${client_pids[@]}" 2>/dev/null || true
   shutdown_container
   if [ -n "$root" ] && [ -d "$root" ]; then
     if [ "$rc" != 0 ] && [ "${BASECOMMERCE_APPLIANCE_KEEP:-}" = 1 ]; then echo "kept $root" >&2
@@ -102,7 +104,7 @@ wait_until() { # tries, command...: retries every 0.2 s
 }
 all_active() { local s; for s in "${SERVICES[@]}"; do [ "$(inside systemctl is-active "$s")" = active ] || return 1; done; }
 system_running() { [ "$(inside systemctl is-system-running --wait 2>/dev/null)" = running ]; }
-tenant_is() { request "$1.$domain" /tenant.json 2>/dev/null | grep -q "\"slug\": *\"$1\""; }
+tenant_is() { request "$1.$domain" /tenant.json 2>/dev/null | grep "\"slug\": *\"$1\"" >/dev/null; }
 install_sh() { inside /root/basecommerce/install.sh --domain "$domain" --email ops@$domain --tls self-signed --from /root/basecommerce/bin "$@"; }
 
 check_units_and_system() {
@@ -148,8 +150,8 @@ run_release() {
       basecommerce-relay) line="relay is the leader" ;;
       basecommerce-worker) line="worker ready" ;;
     esac
-    inside journalctl -u "$s" -b --no-pager -o cat | grep -q "$line" || fail "journalctl -u $s has no '$line'"
-    inside journalctl -t "$s" -b --no-pager -o cat | grep -q "$line" || fail "journalctl -t $s has no '$line'"
+    inside journalctl -u "$s" -b --no-pager -o cat | grep "$line" >/dev/null || fail "journalctl -u $s has no '$line'"
+    inside journalctl -t "$s" -b --no-pager -o cat | grep "$line" >/dev/null || fail "journalctl -t $s has no '$line'"
   done
   pass "journalctl -u/-t shows each service's start-up line"
 
@@ -182,16 +184,24 @@ run_release() {
 
 check_reload_loses_nothing() {
   local old new dir; dir=$(mktemp -d)
+  # The request loops come from one IP: lift the per-IP rate limit (an operator drop-in, which
+  # --uninstall must remove too).
+  inside mkdir -p /etc/systemd/system/basecommerce-proxy.service.d
+  printf '[Service]\nEnvironment=BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE=1000000\n' \
+    > "$root/etc/systemd/system/basecommerce-proxy.service.d/test-rate-limit.conf"
+  inside systemctl daemon-reload
+  inside systemctl restart basecommerce-proxy
+  check_request
   old=$(inside systemctl show -p MainPID --value basecommerce-proxy)
   # Four clients, each a new connection per request, until told to stop; every failure is kept.
-  local c pids=()
+  local c
   for c in 1 2 3 4; do
     ( n=0; f=0
       while [ ! -e "$dir/stop" ]; do
-        if request "demo.$domain" /tenant.json 2>>"$dir/errors" | grep -q '"slug"'; then n=$((n + 1)); else f=$((f + 1)); fi
+        if request "demo.$domain" /tenant.json 2>>"$dir/errors" | grep '"slug"' >/dev/null; then n=$((n + 1)); else f=$((f + 1)); fi
       done
       echo "$n $f" > "$dir/client$c" ) &
-    pids+=($!)
+    client_pids+=($!)
   done
   sleep 1   # let the clients get going (not an assertion)
   inside systemctl reload basecommerce-proxy || fail "systemctl reload basecommerce-proxy failed"
@@ -200,7 +210,7 @@ check_reload_loses_nothing() {
   local newer; newer=$(inside systemctl show -p MainPID --value basecommerce-proxy)
   # Keep the loop going until both old processes have drained and exited.
   wait_until 200 sh -c "! kill -0 $old 2>/dev/null && ! kill -0 $new 2>/dev/null" || fail "old proxy processes did not exit"
-  touch "$dir/stop"; wait "${pids[@]}"
+  touch "$dir/stop"; wait "${client_pids[@]}"; client_pids=()
   local ok=0 bad=0 n f
   for c in 1 2 3 4; do read -r n f < "$dir/client$c"; ok=$((ok + n)); bad=$((bad + f)); done
   [ "$old" != "$new" ] && [ "$new" != "$newer" ] || fail "MainPID did not follow the reloads ($old → $new → $newer)"
@@ -217,7 +227,7 @@ check_worker_sigkill() {
   inside systemctl kill -s KILL basecommerce-worker
   new_worker() { new=$(inside systemctl show -p MainPID --value basecommerce-worker); [ "$new" != 0 ] && [ "$new" != "$old" ] && [ "$(inside systemctl is-active basecommerce-worker)" = active ]; }
   wait_until 150 new_worker || fail "worker not restarted after SIGKILL"
-  inside journalctl -u basecommerce-worker -b --no-pager | grep -q "status=9/KILL" || fail "journal does not show the SIGKILL"
+  inside journalctl -u basecommerce-worker -b --no-pager | grep "status=9/KILL" >/dev/null || fail "journal does not show the SIGKILL"
   pass "SIGKILL of the worker (pid $old) → restarted by systemd (pid $new)"
 }
 
@@ -250,7 +260,7 @@ check_uninstall() {
   left=$(inside sh -c "systemctl list-units --all --no-legend 'basecommerce*'; systemctl list-unit-files --no-legend 'basecommerce*'; ls -d /etc/systemd/system/basecommerce* /opt/basecommerce 2>/dev/null; pgrep -u basecommerce || true")
   [ -z "$left" ] || fail "--uninstall left: $left"
   inside test -s /etc/basecommerce/credentials/auth.jwt_secret || fail "--uninstall removed the credentials (data must stay)"
-  inside runuser -u postgres -- psql -X -tAc "SELECT count(*) FROM tenants" basecommerce 2>/dev/null | grep -q '^2$' || fail "--uninstall lost the database"
+  inside runuser -u postgres -- psql -X -tAc "SELECT count(*) FROM tenants" basecommerce 2>/dev/null | grep '^2$' >/dev/null || fail "--uninstall lost the database"
   pass "--uninstall leaves no unit, binary or process; configuration and data stay"
 }
 
