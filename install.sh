@@ -145,8 +145,9 @@ installed_services() { systemctl list-unit-files 'basecommerce*' --no-legend 2>/
 uninstall() {
   step "Stopping and removing units"
   systemctl disable --now basecommerce.target $(installed_services | grep -v '@\.service$' | tr '\n' ' ') >/dev/null 2>&1 || true
+  systemctl disable --now pgbackrest-backup@full.timer pgbackrest-backup@diff.timer >/dev/null 2>&1 || true
   rm -rf "$UNIT_DIR"/basecommerce*.service "$UNIT_DIR"/basecommerce.target "$UNIT_DIR"/basecommerce*.service.d \
-         "$UNIT_DIR"/basecommerce.target.wants "$UNIT_DIR"/basecommerce-backup*.timer
+         "$UNIT_DIR"/basecommerce.target.wants "$UNIT_DIR"/pgbackrest-backup@*
   systemctl daemon-reload
   systemctl reset-failed 'basecommerce*' 2>/dev/null || true
   info "units removed"
@@ -542,7 +543,17 @@ units() {
   for f in $(unit_files "$src"); do
     install_content "$UNIT_DIR/$(basename "$f")" 0644 root:root < "$f" && units_changed=1
   done
+  if local_db; then
+    for f in "$src"/pgbackrest-backup@*; do
+      install_content "$UNIT_DIR/$(basename "$f")" 0644 root:root < "$f" && units_changed=1
+    done
+  fi
   [ "$units_changed" = 1 ] && systemctl daemon-reload
+  if local_db; then
+    for f in pgbackrest-backup@full.timer pgbackrest-backup@diff.timer; do
+      systemctl is-enabled --quiet "$f" 2>/dev/null || { systemctl enable --quiet --now "$f"; changed "enabled $f"; }
+    done
+  fi
   # Only this role's services are wanted by the target.
   local s wanted
   wanted=" $(services_for_role "$role") "

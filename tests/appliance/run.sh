@@ -173,8 +173,10 @@ run_release() {
   [ "$(main_pids)" = "$before_pids" ] || fail "second install.sh restarted services: $before_pids → $(main_pids)"
   pass "re-running install.sh changes nothing (files, modes, owners, service PIDs)"
 
+  check_doctor
   check_reload_loses_nothing
   check_worker_sigkill
+  check_point_in_time_restore
   check_security
   check_reboot
   check_uninstall
@@ -219,6 +221,48 @@ check_reload_loses_nothing() {
   [ "$ok" -gt 0 ] || fail "no request was made during the reloads"
   rm -rf "$dir"
   pass "2 × systemctl reload basecommerce-proxy under 4 request loops: $ok requests, 0 lost; MainPID $old → $new → $newer"
+}
+
+check_doctor() {
+  local out
+  out=$(inside basecommerce doctor 2>&1) || fail "basecommerce doctor fails on a healthy install: $out"
+  grep -q "all checks passed" <<<"$out" || fail "doctor: $out"
+  # Break two things; doctor must name both, with the fixing commands, and exit non-zero.
+  inside systemctl stop basecommerce-worker
+  inside chmod 0644 /etc/basecommerce/credentials/edge.secret
+  if out=$(inside basecommerce doctor 2>&1); then fail "doctor exits 0 with a stopped worker and a world-readable secret: $out"; fi
+  grep -q "FAIL  units .*basecommerce-worker.service is inactive" <<<"$out" || fail "doctor does not report the stopped worker: $out"
+  grep -q "fix: systemctl restart basecommerce-worker.service" <<<"$out" || fail "doctor gives no fix for the worker: $out"
+  grep -q "FAIL  credentials .*edge.secret is 644" <<<"$out" || fail "doctor does not report the credential's mode: $out"
+  grep -q "fix: chown -R root:root /etc/basecommerce/credentials && chmod 0700" <<<"$out" || fail "doctor gives no fix for the credentials: $out"
+  inside chmod 0600 /etc/basecommerce/credentials/edge.secret
+  inside systemctl start basecommerce-worker
+  inside basecommerce doctor >/dev/null 2>&1 || fail "doctor still fails after the fixes"
+  pass "basecommerce doctor: passes when healthy; names a stopped unit and a readable secret with their fixes, exit 1"
+}
+
+login_status() { # email password → HTTP status of a login through the proxy
+  curl -s -k -o /dev/null -w '%{http_code}' --resolve "demo.$domain:443:127.0.0.1" -H 'content-type: application/json' \
+    -d "{\"email\":\"$1\",\"password\":\"$2\"}" "https://demo.$domain/auth/login"
+}
+check_point_in_time_restore() {
+  local email="keeper@demo.$domain" pw="Keeper-password-2026" t code out
+  printf '%s\n' "$pw" | inside basecommerce user create demo "$email" --role seller --password-file - >/dev/null
+  psql_su() { inside runuser -u postgres -- psql -X -tA -d basecommerce -c "$1"; }
+  [ "$(psql_su "SELECT count(*) FROM users WHERE email = '$email'")" = 1 ] || fail "user not created"
+  t=$(psql_su "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+  # The mistake: the tenant's user is deleted (as an operator with too much power would).
+  psql_su "DELETE FROM users WHERE email = '$email'" >/dev/null
+  code=$(login_status "$email" "$pw"); [ "$code" = 401 ] || fail "login of the deleted user answered $code, not 401"
+  out=$(inside basecommerce backup status 2>&1) || fail "basecommerce backup status: $out"
+  grep -q "full" <<<"$out" || fail "backup status shows no full backup: $out"
+  out=$(inside basecommerce restore --to "$t" 2>&1) || fail "basecommerce restore --to $t: $out"
+  check_units_and_system
+  [ "$(psql_su "SELECT count(*) FROM users WHERE email = '$email'")" = 1 ] || fail "the deleted user is not back after restore --to $t"
+  wait_until 50 sh -c "[ \"\$(curl -s -k -o /dev/null -w '%{http_code}' --resolve demo.$domain:443:127.0.0.1 -H 'content-type: application/json' -d '{\"email\":\"$email\",\"password\":\"$pw\"}' https://demo.$domain/auth/login)\" = 200 ]" \
+    || fail "the restored user cannot log in: $(login_status "$email" "$pw")"
+  tenant_is acme || fail "tenant acme (created before $t) lost by the restore"
+  pass "point-in-time restore (pgBackRest, --to $t) brings back tenant demo's deleted user: login 401 → 200"
 }
 
 check_worker_sigkill() {

@@ -3,7 +3,9 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod docs;
+pub mod doctor;
 pub mod domain;
 pub mod edge;
 pub mod error;
