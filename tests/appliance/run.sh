@@ -109,7 +109,11 @@ install_sh() { inside /root/basecommerce/install.sh --domain "$domain" --email o
 
 check_units_and_system() {
   wait_until 150 all_active || { inside systemctl --no-pager status 'basecommerce*' >&2 || true; fail "not every unit is active"; }
-  pass "every unit active (${SERVICES[*]})"
+  local t
+  for t in pgbackrest-backup@full.timer pgbackrest-backup@diff.timer; do
+    [ "$(inside systemctl is-active "$t")" = active ] || fail "$t is not active"
+  done
+  pass "every unit active (${SERVICES[*]}, backup timers)"
   system_running || { inside systemctl --no-pager --failed >&2; fail "systemctl is-system-running is $(inside systemctl is-system-running)"; }
   pass "systemctl is-system-running = running"
 }
@@ -153,7 +157,8 @@ run_release() {
     inside journalctl -u "$s" -b --no-pager -o cat | grep "$line" >/dev/null || fail "journalctl -u $s has no '$line'"
     inside journalctl -t "$s" -b --no-pager -o cat | grep "$line" >/dev/null || fail "journalctl -t $s has no '$line'"
   done
-  pass "journalctl -u/-t shows each service's start-up line"
+  inside journalctl -u basecommerce-proxy -b --no-pager -o cat | grep '"tenant":"demo"' >/dev/null || fail "no access-log line of tenant demo in journalctl -u basecommerce-proxy"
+  pass "journalctl -u/-t shows each service's start-up line; a tenant's requests are found with grep '\"tenant\":\"demo\"'"
 
   # Another tenant through the same proxy gets its own identity; unknown tenants stop at the edge.
   inside basecommerce tenant create acme --name "Acme Materiais" >/dev/null
@@ -277,7 +282,7 @@ check_worker_sigkill() {
 
 check_security() {
   local s score out
-  for s in "${SERVICES[@]}" basecommerce-worker@11; do
+  for s in "${SERVICES[@]}" basecommerce-worker@11 pgbackrest-backup@full; do
     out=$(inside systemd-analyze security "$s.service" 2>&1 | tail -n1)
     score=$(printf '%s' "$out" | sed -n 's/.*: \([0-9.]*\) .*/\1/p')
     [ -n "$score" ] || fail "systemd-analyze security $s: $out"

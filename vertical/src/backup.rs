@@ -95,8 +95,10 @@ pub fn restore(target: Option<&str>, mut progress: impl FnMut(&str)) -> Result<(
         progress(&format!("warning: {e} — restoring from what is archived"));
     }
     progress("stopping basecommerce services and PostgreSQL");
-    systemctl(&["stop", "basecommerce.target", "basecommerce-vertical", "basecommerce-relay", "basecommerce-worker", "basecommerce-proxy"])?;
-    systemctl(&["stop", "postgresql"])?;
+    // The globs name the units themselves: systemctl waits only for the jobs it was asked for,
+    // not for those PartOf= propagates (Debian's clusters are postgresql@<version>-<name>).
+    systemctl(&["stop", "basecommerce.target", "basecommerce-*"])?;
+    systemctl(&["stop", "postgresql", "postgresql@*"])?;
     let mut args = vec!["--delta".to_owned()];
     match target {
         Some(t) => {
