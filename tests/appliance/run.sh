@@ -183,6 +183,7 @@ run_release() {
   check_worker_sigkill
   check_point_in_time_restore
   check_security
+  check_upgrade_and_rollback
   check_reboot
   check_uninstall
   shutdown_container
@@ -290,6 +291,31 @@ check_security() {
     printf '    %s: %s\n' "$s" "$score"
   done
   pass "systemd-analyze security ≤ 2.0 for every unit"
+}
+
+check_upgrade_and_rollback() {
+  # A "new release": the same binaries with a trailing byte (still valid ELF, a different hash).
+  inside sh -c 'rm -rf /root/next && mkdir -p /root/next && cp /root/basecommerce/bin/* /root/next/ && printf "\0" >> /root/next/basecommerce-proxy'
+  local before after proxy_before proxy_after out
+  before=$(inside readlink /opt/basecommerce/current)
+  proxy_before=$(inside systemctl show -p MainPID --value basecommerce-proxy)
+  out=$(inside /root/basecommerce/install.sh --domain "$domain" --email "ops@$domain" --tls self-signed --from /root/next 2>&1) \
+    || fail "upgrade with install.sh --from failed: $out"
+  after=$(inside readlink /opt/basecommerce/current)
+  proxy_after=$(inside systemctl show -p MainPID --value basecommerce-proxy)
+  [ "$before" != "$after" ] || fail "upgrade did not switch the release ($before)"
+  [ "$(inside readlink /opt/basecommerce/previous)" = "$before" ] || fail "previous release not kept for rollback"
+  [ "$proxy_before" != "$proxy_after" ] || fail "the proxy was not reloaded onto the new binary"
+  [ "$(inside readlink -f "/proc/$proxy_after/exe")" = "/opt/basecommerce/$after/bin/basecommerce-proxy" ] \
+    || fail "the proxy runs $(inside readlink -f "/proc/$proxy_after/exe"), not the new release"
+  grep -q "reloaded basecommerce-proxy (graceful)" <<<"$out" || fail "upgrade did not reload the proxy gracefully: $out"
+  check_units_and_system; check_request
+  out=$(inside /root/basecommerce/install.sh --rollback 2>&1) || fail "--rollback failed: $out"
+  [ "$(inside readlink /opt/basecommerce/current)" = "$before" ] || fail "--rollback did not go back to $before"
+  proxy_after=$(inside systemctl show -p MainPID --value basecommerce-proxy)
+  [ "$(inside readlink -f "/proc/$proxy_after/exe")" = "/opt/basecommerce/$before/bin/basecommerce-proxy" ] || fail "after --rollback the proxy runs another binary"
+  check_units_and_system; check_request
+  pass "upgrade (install.sh --from new release: stage, migrate, restart backends, reload proxy onto the new binary) and --rollback"
 }
 
 check_reboot() {
