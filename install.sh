@@ -590,6 +590,9 @@ migrate() {
   info "schema: ${out:-up to date}"
 }
 
+# The relay reports ready only as the leader; a hot standby would block `systemctl start`.
+no_block() { [ "$1" = basecommerce-relay ] && echo --no-block || true; }
+
 start_services() {
   local services s
   services=$(services_for_role "$role")
@@ -599,7 +602,7 @@ start_services() {
     # on another attempt while one restarts), the proxy last by a graceful reload.
     for s in $services; do
       [ "$s" = basecommerce-proxy ] && continue
-      if systemctl is-active --quiet "$s"; then systemctl restart "$s"; changed "restarted $s"; fi
+      if systemctl is-active --quiet "$s"; then systemctl restart $(no_block "$s") "$s"; changed "restarted $s"; fi
     done
     if [[ " $services " == *" basecommerce-proxy "* ]] && systemctl is-active --quiet basecommerce-proxy; then
       if [ "$units_changed" = 1 ]; then systemctl restart basecommerce-proxy; changed "restarted basecommerce-proxy"
@@ -607,11 +610,20 @@ start_services() {
     fi
   fi
   for s in $services; do
-    systemctl is-active --quiet "$s" || { systemctl start "$s" || true; changed "started $s"; }
+    systemctl is-active --quiet "$s" || { systemctl start $(no_block "$s") "$s" || true; changed "started $s"; }
   done
   systemctl is-active --quiet basecommerce.target || systemctl start basecommerce.target
   local failed=""
-  for s in $services; do systemctl is-active --quiet "$s" || failed+=" $s"; done
+  for s in $services; do
+    if [ "$s" = basecommerce-relay ]; then
+      local i; for i in $(seq 1 60); do systemctl is-active --quiet "$s" && break; sleep 0.5; done
+      if [ "$(systemctl is-active "$s")" = activating ]; then
+        warn "basecommerce-relay is waiting for the leader lock: a hot standby if another engines droplet leads (otherwise: journalctl -u basecommerce-relay)"
+        continue
+      fi
+    fi
+    systemctl is-active --quiet "$s" || failed+=" $s"
+  done
   [ -z "$failed" ] || die "not running:$failed — see: journalctl -n 50$(printf " -u %s" $failed)"
   info "active: $services"
 }
@@ -684,7 +696,7 @@ rollback() {
   changed "current → releases/$prev (previous: $cur)"
   local s
   for s in basecommerce-vertical basecommerce-relay basecommerce-worker; do
-    systemctl is-active --quiet "$s" && { systemctl restart "$s"; changed "restarted $s"; }
+    systemctl is-active --quiet "$s" && { systemctl restart $(no_block "$s") "$s"; changed "restarted $s"; }
   done
   systemctl is-active --quiet basecommerce-proxy && { systemctl reload basecommerce-proxy; changed "reloaded basecommerce-proxy"; }
   printf '\nRolled back to %s. Database migrations are not reverted (they only add).\n' "$prev"

@@ -337,6 +337,11 @@ check_uninstall() {
   inside test -s /etc/basecommerce/credentials/auth.jwt_secret || fail "--uninstall removed the credentials (data must stay)"
   inside runuser -u postgres -- psql -X -tAc "SELECT count(*) FROM tenants" basecommerce 2>/dev/null | grep '^2$' >/dev/null || fail "--uninstall lost the database"
   pass "--uninstall leaves no unit, binary or process; configuration and data stay"
+  inside /root/basecommerce/install.sh --uninstall --purge > "$root.purge.log" 2>&1 || { cat "$root.purge.log" >&2; fail "--uninstall --purge failed"; }
+  inside test ! -e /etc/basecommerce || fail "--purge left /etc/basecommerce"
+  inside sh -c '! id basecommerce 2>/dev/null' || fail "--purge left the basecommerce user"
+  [ -z "$(inside runuser -u postgres -- psql -X -tAc "SELECT 1 FROM pg_database WHERE datname = 'basecommerce'")" ] || fail "--purge left the database"
+  pass "--uninstall --purge also removes the database, credentials, configuration and user"
 }
 
 timings=()
