@@ -184,6 +184,7 @@ run_release() {
   check_point_in_time_restore
   check_security
   check_upgrade_and_rollback
+  check_tls_files
   check_reboot
   check_uninstall
   shutdown_container
@@ -316,6 +317,19 @@ check_upgrade_and_rollback() {
   [ "$(inside readlink -f "/proc/$proxy_after/exe")" = "/opt/basecommerce/$before/bin/basecommerce-proxy" ] || fail "after --rollback the proxy runs another binary"
   check_units_and_system; check_request
   pass "upgrade (install.sh --from new release: stage, migrate, restart backends, reload proxy onto the new binary) and --rollback"
+}
+
+check_tls_files() {
+  # The operator's certificate (e.g. a Cloudflare origin certificate) for *.domain.
+  inside sh -c "mkdir -p /root/certs && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj /CN=operator-certificate -addext 'subjectAltName=DNS:*.$domain' \
+    -keyout /root/certs/_wildcard.$domain.key -out /root/certs/_wildcard.$domain.pem 2>/dev/null"
+  local out
+  out=$(inside /root/basecommerce/install.sh --domain "$domain" --email "ops@$domain" --tls files /root/certs 2>&1) || fail "install.sh --tls files failed: $out"
+  served() { curl -s -k -v -o /dev/null --resolve "demo.$domain:443:127.0.0.1" "https://demo.$domain/health" 2>&1 | grep "subject: CN=operator-certificate" >/dev/null; }
+  wait_until 100 served || fail "the proxy does not serve the operator's certificate after --tls files"
+  check_request
+  pass "--tls files DIR: the operator's certificate is served (picked up live, no restart)"
 }
 
 check_reboot() {
