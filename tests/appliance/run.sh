@@ -83,7 +83,7 @@ cleanup() {
   shutdown_container
   if [ -n "$root" ] && [ -d "$root" ]; then
     if [ "$rc" != 0 ] && [ "${BASECOMMERCE_APPLIANCE_KEEP:-}" = 1 ]; then echo "kept $root" >&2
-    else rm -rf "$root" "$root.console.log"; fi
+    else rm -rf "$root" "$root".*.log; fi
   fi
 }
 trap cleanup EXIT

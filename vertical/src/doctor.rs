@@ -217,7 +217,8 @@ fn check_certificates(s: &Settings) -> Vec<Finding> {
     out
 }
 
-/// Free space where the data lives: < 10 % fails, < 20 % warns.
+/// Free space where the data lives: under 5 % or 1 GB fails, under 15 % or 3 GB warns (both
+/// bounds, so neither a small droplet disk nor a huge volume is judged by percentages alone).
 fn check_disk() -> Vec<Finding> {
     let paths: Vec<&str> = ["/", "/var/lib/postgresql", "/var/lib/redis", "/var/lib/pgbackrest"].into_iter().filter(|p| Path::new(p).exists()).collect();
     let mut args = vec!["-P"];
@@ -230,13 +231,20 @@ fn check_disk() -> Vec<Finding> {
         .map(|(mount, used_pct, avail_mb)| {
             let detail = format!("{mount}: {}% free ({avail_mb} MB)", 100 - used_pct);
             let fix = format!("free space on {mount} (journalctl --vacuum-size=200M, apt-get clean, old backups: pgbackrest expire) or resize the droplet's disk");
-            match used_pct {
-                91.. => Finding::fail("disk", detail, fix),
-                81..=90 => Finding::warn("disk", detail, fix),
-                _ => Finding::ok("disk", detail),
-            }
+            disk_finding(used_pct, avail_mb, detail, fix)
         })
         .collect()
+}
+
+fn disk_finding(used_pct: u32, avail_mb: u64, detail: String, fix: String) -> Finding {
+    let free_pct = 100u32.saturating_sub(used_pct);
+    if (free_pct < 5 && avail_mb < 1024) || avail_mb < 512 {
+        Finding::fail("disk", detail, fix)
+    } else if free_pct < 15 || avail_mb < 3072 {
+        Finding::warn("disk", detail, fix)
+    } else {
+        Finding::ok("disk", detail)
+    }
 }
 
 /// `(mount point, used %, available MB)` from `df -P` output.
@@ -300,6 +308,16 @@ mod tests {
     fn df_output_is_parsed() {
         let df = "Filesystem     1024-blocks      Used Available Capacity Mounted on\n/dev/vda1         25000000  23500000   1500000      94% /\n/dev/vdb1         10000000   1000000   9000000      10% /var/lib/postgresql\n";
         assert_eq!(parse_df(df), vec![("/".to_string(), 94, 1464), ("/var/lib/postgresql".to_string(), 10, 8789)]);
+    }
+
+    #[test]
+    fn disk_thresholds_use_percent_and_size() {
+        let f = |used, avail| disk_finding(used, avail, String::new(), String::new()).severity;
+        assert_eq!(f(91, 9000), Severity::Warn, "9 GB free on a big disk is not an outage");
+        assert_eq!(f(97, 800), Severity::Fail);
+        assert_eq!(f(50, 400), Severity::Fail);
+        assert_eq!(f(70, 2000), Severity::Warn);
+        assert_eq!(f(40, 50_000), Severity::Ok);
     }
 
     #[test]
