@@ -592,6 +592,9 @@ migrate() {
 
 # The relay reports ready only as the leader; a hot standby would block `systemctl start`.
 no_block() { [ "$1" = basecommerce-relay ] && echo --no-block || true; }
+# Operator-driven restarts must not use up StartLimitBurst= (which is there for crash loops):
+# several upgrades or rollbacks within a minute would otherwise leave a unit refused.
+restart_unit() { systemctl reset-failed "$1" 2>/dev/null || true; systemctl restart $(no_block "$1") "$1"; }
 
 start_services() {
   local services s
@@ -602,15 +605,15 @@ start_services() {
     # on another attempt while one restarts), the proxy last by a graceful reload.
     for s in $services; do
       [ "$s" = basecommerce-proxy ] && continue
-      if systemctl is-active --quiet "$s"; then systemctl restart $(no_block "$s") "$s"; changed "restarted $s"; fi
+      if systemctl is-active --quiet "$s"; then restart_unit "$s"; changed "restarted $s"; fi
     done
     if [[ " $services " == *" basecommerce-proxy "* ]] && systemctl is-active --quiet basecommerce-proxy; then
-      if [ "$units_changed" = 1 ]; then systemctl restart basecommerce-proxy; changed "restarted basecommerce-proxy"
+      if [ "$units_changed" = 1 ]; then restart_unit basecommerce-proxy; changed "restarted basecommerce-proxy"
       else systemctl reload basecommerce-proxy; changed "reloaded basecommerce-proxy (graceful)"; fi
     fi
   fi
   for s in $services; do
-    systemctl is-active --quiet "$s" || { systemctl start $(no_block "$s") "$s" || true; changed "started $s"; }
+    systemctl is-active --quiet "$s" || { systemctl reset-failed "$s" 2>/dev/null || true; systemctl start $(no_block "$s") "$s" || true; changed "started $s"; }
   done
   systemctl is-active --quiet basecommerce.target || systemctl start basecommerce.target
   local failed=""
@@ -696,7 +699,7 @@ rollback() {
   changed "current → releases/$prev (previous: $cur)"
   local s
   for s in basecommerce-vertical basecommerce-relay basecommerce-worker; do
-    systemctl is-active --quiet "$s" && { systemctl restart $(no_block "$s") "$s"; changed "restarted $s"; }
+    systemctl is-active --quiet "$s" && { restart_unit "$s"; changed "restarted $s"; }
   done
   systemctl is-active --quiet basecommerce-proxy && { systemctl reload basecommerce-proxy; changed "reloaded basecommerce-proxy"; }
   printf '\nRolled back to %s. Database migrations are not reverted (they only add).\n' "$prev"

@@ -311,7 +311,7 @@ check_upgrade_and_rollback() {
     || fail "the proxy runs $(inside readlink -f "/proc/$proxy_after/exe"), not the new release"
   grep -q "reloaded basecommerce-proxy (graceful)" <<<"$out" || fail "upgrade did not reload the proxy gracefully: $out"
   check_units_and_system; check_request
-  out=$(inside /root/basecommerce/install.sh --rollback 2>&1) || fail "--rollback failed: $out"
+  out=$(inside /root/basecommerce/install.sh --rollback 2>&1) || fail "--rollback failed (exit $?): $out"
   [ "$(inside readlink /opt/basecommerce/current)" = "$before" ] || fail "--rollback did not go back to $before"
   proxy_after=$(inside systemctl show -p MainPID --value basecommerce-proxy)
   [ "$(inside readlink -f "/proc/$proxy_after/exe")" = "/opt/basecommerce/$before/bin/basecommerce-proxy" ] || fail "after --rollback the proxy runs another binary"

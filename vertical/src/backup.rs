@@ -114,6 +114,8 @@ pub fn restore(target: Option<&str>, mut progress: impl FnMut(&str)) -> Result<(
     systemctl(&["start", "postgresql"])?;
     wait_for_promotion()?;
     progress("starting basecommerce services");
+    // A restore is an operator action: it must not count against the crash-loop start limit.
+    let _ = systemctl(&["reset-failed", "basecommerce-*"]);
     systemctl(&["start", "basecommerce.target"])?;
     progress("restore complete");
     Ok(())
