@@ -23,6 +23,7 @@ readonly SERVICE_USER=basecommerce
 readonly DB_NAME=basecommerce
 readonly BINARIES=(basecommerce basecommerce-vertical basecommerce-proxy basecommerce-engines)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly invocation="$0 $*"
 
 usage() {
   cat <<'EOF'
@@ -183,7 +184,7 @@ problem() { problems=$((problems + 1)); printf '    \033[31m✗\033[0m %s\n' "$*
 ok() { printf '    \033[32m✓\033[0m %s\n' "$*"; }
 prechecks() {
   step "Checking this machine"
-  [ "$(id -u)" = 0 ] || die "run as root: sudo $0 $*"
+  [ "$(id -u)" = 0 ] || die "run as root: sudo $invocation"
   # shellcheck disable=SC1091
   . /etc/os-release
   case "$ID:$VERSION_ID" in
