@@ -18,6 +18,11 @@ if [ "$profile" = test ]; then
   # Browser tests of the tenant UI (proxy/tests/browser.rs) drive real headless Chromium.
   have_cmd chromium || need+=(chromium)
   have_cmd chromedriver || need+=(chromium-driver)
+  # The appliance test boots Debian in systemd-nspawn (as root only).
+  if [ "$(id -u)" = 0 ]; then
+    have_cmd systemd-nspawn || need+=(systemd-container)
+    have_cmd debootstrap || need+=(debootstrap)
+  fi
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -4,6 +4,9 @@
 #
 #   ./tests/run.sh            # all tests
 #   ./tests/run.sh -p basecommerce-vertical --test auth   # extra args go to cargo test
+#
+# With no arguments it also runs the appliance test (tests/appliance/run.sh: install.sh on Debian 12
+# and 13 booted with systemd-nspawn) — as root only; BASECOMMERCE_SKIP_APPLIANCE=1 skips it.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -17,5 +20,14 @@ if [ ! -x "$tools/schemathesis/bin/st" ]; then
 fi
 export BASECOMMERCE_SCHEMATHESIS="$tools/schemathesis/bin/st"
 echo "==> cargo test (target: ${CARGO_TARGET_DIR:-$repo/target})"
-if [ $# -eq 0 ]; then set -- --workspace; fi
+appliance=0
+if [ $# -eq 0 ]; then set -- --workspace; appliance=1; fi
 cargo test --locked "$@"
+if [ "$appliance" = 1 ]; then
+  if [ "${BASECOMMERCE_SKIP_APPLIANCE:-}" = 1 ]; then
+    printf '\n\033[33m!!! SKIPPED: the appliance test (BASECOMMERCE_SKIP_APPLIANCE=1)\033[0m\n\n' >&2
+  else
+    echo "==> appliance test (systemd-nspawn; BASECOMMERCE_SKIP_APPLIANCE=1 skips it)"
+    "$repo/tests/appliance/run.sh"
+  fi
+fi

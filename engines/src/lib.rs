@@ -4,7 +4,8 @@
 pub mod engines;
 pub mod metrics;
 pub mod relay;
-pub mod systemd;
+/// systemd notifications live in infra (shared with the vertical and the proxy).
+pub use infra::systemd;
 pub mod worker;
 
 /// `<host>-<pid>`: the consumer name in the group and the relay's application name.

@@ -328,7 +328,9 @@ impl Default for AcmeSettings {
 }
 
 impl AcmeSettings {
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// Checked by the proxy alone: only it receives the DNS token credential, and the other
+    /// services read the same file.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !self.enabled {
             return Ok(());
         }
@@ -512,7 +514,6 @@ impl Settings {
                 return Err(ConfigError::new("proxy.base_domains", format!("{d:?} is not a domain name")));
             }
         }
-        self.acme.validate()?;
         Ok(())
     }
 
@@ -699,20 +700,20 @@ mod tests {
     fn acme_needs_an_email_accepted_terms_and_a_token_for_dns01() {
         let mut s = Settings::default();
         s.acme.enabled = true;
-        assert_eq!(s.validate().unwrap_err().key, "acme.email");
+        assert_eq!(s.acme.validate().unwrap_err().key, "acme.email");
         s.acme.email = Some("ops@example.com".into());
-        assert_eq!(s.validate().unwrap_err().key, "acme.accept_terms");
+        assert_eq!(s.acme.validate().unwrap_err().key, "acme.accept_terms");
         s.acme.accept_terms = true;
-        s.validate().unwrap();
+        s.acme.validate().unwrap();
         s.acme.dns_provider = Some("digitalocean".into());
-        assert_eq!(s.validate().unwrap_err().key, "acme.dns_token");
+        assert_eq!(s.acme.validate().unwrap_err().key, "acme.dns_token");
         s.acme.dns_token = Some(Secret::new("dop_v1_abc"));
-        s.validate().unwrap();
+        s.acme.validate().unwrap();
         s.acme.dns_provider = Some("route53".into());
-        assert_eq!(s.validate().unwrap_err().key, "acme.dns_provider");
+        assert_eq!(s.acme.validate().unwrap_err().key, "acme.dns_provider");
         s.acme.dns_provider = None;
         s.acme.directory_url = "http://insecure.example/dir".into();
-        assert_eq!(s.validate().unwrap_err().key, "acme.directory_url");
+        assert_eq!(s.acme.validate().unwrap_err().key, "acme.directory_url");
     }
 
     #[test]

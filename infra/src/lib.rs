@@ -14,6 +14,7 @@ pub mod migrations;
 pub mod redis;
 pub mod shutdown;
 pub mod slug;
+pub mod systemd;
 pub mod telemetry;
 
 pub use config::{ConfigError, Secret, Settings};

@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod pages;
 pub mod proxy;
 pub mod ratelimit;
+pub mod systemd;
 pub mod tenants;
 pub mod tls;

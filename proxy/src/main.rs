@@ -52,6 +52,9 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    if let Err(e) = settings.acme.validate() {
+        return fail(e);
+    }
     let p = settings.proxy.clone();
     let (edge_secret, db_url) = match (settings.require_edge_secret(), settings.require_database_url()) {
         (Ok(e), Ok(d)) => (e.clone(), d.clone()),
@@ -176,7 +179,7 @@ fn main() -> ExitCode {
     }
     server.add_service(background_service(
         "edge housekeeping",
-        Housekeeping { tenants, limits, certs, cert_dir: p.tls_cert_dir.clone(), redis_url: settings.redis.url.clone(), metrics_listen: p.metrics_listen },
+        Housekeeping { tenants, limits, certs, cert_dir: p.tls_cert_dir.clone(), redis_url: settings.redis.url.clone(), metrics_listen: p.metrics_listen, http_listen: p.http_listen },
     ));
     tracing::info!(http = %p.http_listen, https = ?tls_enabled.then_some(p.https_listen), acme, upstreams = ?p.upstreams, "proxy starting");
     server.run_forever()
@@ -190,6 +193,7 @@ struct Housekeeping {
     cert_dir: Option<PathBuf>,
     redis_url: Option<infra::Secret>,
     metrics_listen: std::net::SocketAddr,
+    http_listen: std::net::SocketAddr,
 }
 
 #[async_trait]
@@ -204,10 +208,24 @@ impl BackgroundService for Housekeeping {
             tokio::spawn(watch_dir(dir, self.certs.clone(), Duration::from_secs(2), shutdown.clone()));
         }
         tokio::spawn(proxy::metrics::serve(self.metrics_listen, shutdown.clone()));
+        // systemd (Type=notify): ready once the HTTP listener accepts, then the watchdog is fed
+        // from this loop.
+        proxy::systemd::ready_when_listening(self.http_listen).await;
+        tokio::spawn(proxy::systemd::spawn_successor_on_sighup());
+        let mut watchdog = infra::systemd::Watchdog::from_env();
+        let tick = watchdog.interval().unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(60));
+        let mut last_forget = std::time::Instant::now();
         let mut shutdown = shutdown;
         loop {
+            watchdog.tick();
+            if last_forget.elapsed() >= Duration::from_secs(60) {
+                self.limits.forget_idle();
+                last_forget = std::time::Instant::now();
+            }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(60)) => self.limits.forget_idle(),
+                _ = tokio::time::sleep(tick) => {}
+                // No STOPPING=1 here: after a graceful reload the *old* process ends this way while
+                // the new one serves, and systemd (NotifyAccess=all) would stop the whole unit.
                 _ = shutdown.changed() => return,
             }
         }

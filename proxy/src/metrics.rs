@@ -50,11 +50,21 @@ impl CacheMetrics {
 pub async fn serve(addr: std::net::SocketAddr, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     use prometheus::Encoder;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(l) => l,
-        Err(e) => {
-            tracing::warn!(%addr, error = %e, "metrics endpoint not started");
-            return;
+    // After a graceful reload the old process keeps the port until it has drained: retry while
+    // the address is in use instead of giving up on metrics for the new process's lifetime.
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "metrics endpoint not started");
+                return;
+            }
         }
     };
     loop {

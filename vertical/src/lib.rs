@@ -3,8 +3,10 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 pub mod compress;
 pub mod docs;
+pub mod doctor;
 pub mod domain;
 pub mod edge;
 pub mod error;

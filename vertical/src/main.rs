@@ -41,7 +41,15 @@ fn main() -> ExitCode {
                 return ExitCode::from(78);
             }
         };
-        match app.run_until(infra::shutdown::signal()).await {
+        // Bound and connected: tell systemd (Type=notify), and keep its watchdog fed while the
+        // runtime runs.
+        infra::systemd::ready();
+        tokio::spawn(infra::systemd::watchdog_task());
+        let shutdown = async {
+            infra::shutdown::signal().await;
+            infra::systemd::stopping();
+        };
+        match app.run_until(shutdown).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 tracing::error!(error = %e, "server failed");

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use basecommerce_vertical::admin::{Admin, AdminError, TenantChange};
+use basecommerce_vertical::{backup, doctor};
 use basecommerce_vertical::domain::tenant::TenantStatus;
 use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -43,11 +44,30 @@ enum Command {
     /// The edge's TLS certificates (ACME).
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Check the installation (config, credentials, database, migrations, Redis, units,
+    /// certificates, disk, clock) and print the command that fixes each problem. Exit 1 if any.
+    Doctor,
+    /// Backups of the local PostgreSQL (pgBackRest, continuous WAL archiving).
+    #[command(subcommand)]
+    Backup(BackupCmd),
+    /// Restore the local PostgreSQL from the backups: to the latest archived state, or to a point
+    /// in time. Stops and restarts the services. Run as root on the database host.
+    Restore {
+        /// Point in time (UTC): 2026-11-22T05:40:00Z or "2026-11-22 05:40:00".
+        #[arg(long, value_name = "TIME")]
+        to: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
 enum CertCmd {
     /// Each certificate's issuer and expiry, and the last error of names not yet issued.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum BackupCmd {
+    /// Stanza health, backups (full/diff) and the archived WAL range.
     Status,
 }
 
@@ -122,14 +142,72 @@ enum RoleArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     infra::telemetry::install_crypto_provider();
-    let settings = match infra::Settings::load(cli.config.as_deref()) {
+    let loaded = infra::Settings::load(cli.config.as_deref());
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+    // These work without (or report on) a valid configuration.
+    match &cli.command {
+        Command::Doctor => return runtime.block_on(doctor(cli.config.clone(), loaded, cli.json)),
+        Command::Backup(BackupCmd::Status) => return backup_status(cli.json),
+        Command::Restore { to } => return restore(to.as_deref()),
+        _ => {}
+    }
+    let settings = match loaded {
         Ok(s) => s,
         Err(e) => return fail(&AdminError::Config(e)),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
     match runtime.block_on(run(cli, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
+    }
+}
+
+async fn doctor(config: Option<PathBuf>, loaded: Result<infra::Settings, infra::ConfigError>, json: bool) -> ExitCode {
+    let credentials_dir = std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from).or_else(|| {
+        let appliance = Path::new("/etc/basecommerce/credentials");
+        appliance.exists().then(|| appliance.to_path_buf())
+    });
+    let inputs = doctor::DoctorInputs { config_path: config.unwrap_or_else(|| infra::config::DEFAULT_CONFIG_PATH.into()), credentials_dir };
+    let findings = doctor::run(loaded, &inputs).await;
+    if json {
+        print_json(&findings);
+    } else {
+        print!("{}", doctor::render(&findings));
+    }
+    if doctor::has_failures(&findings) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn backup_status(json: bool) -> ExitCode {
+    let status = match backup::status() {
+        Ok(s) => s,
+        Err(e) => return fail(&AdminError::Unavailable(e.to_string())),
+    };
+    if json {
+        print_json(&status);
+        return ExitCode::SUCCESS;
+    }
+    println!("stanza {}: {}", status.stanza, status.status);
+    println!("WAL archived: {} … {}", status.wal_min.as_deref().unwrap_or("none"), status.wal_max.as_deref().unwrap_or("none"));
+    let rows: Vec<Vec<String>> = status
+        .backups
+        .iter()
+        .map(|b| vec![b.label.clone(), b.kind.clone(), b.stopped_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()])
+        .collect();
+    print_table(&["LABEL", "TYPE", "FINISHED"], &rows);
+    ExitCode::SUCCESS
+}
+
+fn restore(to: Option<&str>) -> ExitCode {
+    let target = match to.map(backup::parse_target).transpose() {
+        Ok(t) => t,
+        Err(e) => return fail(&AdminError::Invalid(e.to_string())),
+    };
+    match backup::restore(target.as_deref(), |step| println!("restore: {step}")) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&AdminError::Failed(e.to_string())),
     }
 }
 
@@ -242,6 +320,7 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
                 println!("replayed {} dead letter(s) onto {}", replayed.len(), "the main stream");
             }
         }
+        Command::Doctor | Command::Backup(_) | Command::Restore { .. } => unreachable!("handled before the configuration is required"),
         Command::User(UserCmd::Create { slug, email, role, name, password_file }) => {
             let slug = parse_slug(&slug)?;
             let email = Email::parse(&email).map_err(|m| AdminError::Invalid(format!("email {m}")))?;
