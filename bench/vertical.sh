@@ -19,7 +19,16 @@ BASECOMMERCE_VERTICAL__LISTEN="127.0.0.1:$port" "$bin/basecommerce-vertical" >/d
 wait_http "http://127.0.0.1:$port/health"
 cold_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
 rss() { awk '/VmRSS/ {print int($2/1024)}' "/proc/$1/status"; }
+# The other three services idle beside it, for the footprint of the whole appliance.
+export BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN="127.0.0.1:0" BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN="127.0.0.1:0"
+"$bin/basecommerce-engines" relay >/dev/null 2>"$work/relay.err" & rpid=$!; pids+=($rpid)
+"$bin/basecommerce-engines" worker >/dev/null 2>"$work/worker.err" & wpid=$!; pids+=($wpid)
+BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$(free_port)" BASECOMMERCE_PROXY__BASE_DOMAINS="[bench.test]" \
+BASECOMMERCE_PROXY__UPSTREAMS="[127.0.0.1:$port]" BASECOMMERCE_PROXY__METRICS_LISTEN="127.0.0.1:$(free_port)" \
+BASECOMMERCE_PROXY__UPGRADE_SOCK="$work/upgrade.sock" "$bin/basecommerce-proxy" >/dev/null 2>"$work/proxy.err" & ppid=$!; pids+=($ppid)
+sleep 3
 idle_rss=$(rss "$vpid")
+idle_all="proxy $(rss "$ppid") + vertical $idle_rss + relay $(rss "$rpid") + worker $(rss "$wpid") = $(( $(rss "$ppid") + idle_rss + $(rss "$rpid") + $(rss "$wpid") ))"
 
 h=(-H "x-basecommerce-edge: $BASECOMMERCE_EDGE__SECRET" -H "x-tenant-slug: acme")
 api() { curl -fsS "${h[@]}" -H "authorization: Bearer $token" -H 'content-type: application/json' "$@"; }
@@ -64,6 +73,7 @@ printf '%-52s %s\n' \
   "quote by id vs pgbench -S" "$(awk -v a="$quote_rps" -v b="$pgbench_tps" 'BEGIN { printf "%.2fx", a/b }')" \
   "quote(5 items) → send → approve → order (ops/s, 1 client)" "$write_ops" \
   "vertical RSS idle / after the read load (MB)" "$idle_rss / $loaded_rss" \
+  "all four services idle, RSS (MB)" "$idle_all" \
   "vertical exec → healthy (ms)" "$cold_ms" \
   "binary sizes" "$sizes"
 out="$repo/bench/results/vertical-$(date -u +%Y%m%dT%H%M%SZ).json"
