@@ -150,7 +150,7 @@ pub async fn process(pool: &deadpool_postgres::Pool, files: &LocalDisk, event: &
 /// event cannot hold back the others.
 ///
 /// Round trips, not SQL, bound the engines' throughput, so the batch is shaped around them: the
-/// dedupe records of every (event, engine) go out pipelined in one round trip, stock movements
+/// dedupe records of every (event, engine) go out as one insert per tenant run, pipelined, stock movements
 /// are applied per tenant in three statements whatever their number, and derived figures are
 /// recomputed once per touched product.
 pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
@@ -158,7 +158,11 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
     let tx = client.transaction().await?;
     let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
     let mark = tx
-        .prepare_cached("INSERT INTO processed_events (tenant_id, engine, event_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+        .prepare_cached(
+            "INSERT INTO processed_events (tenant_id, engine, event_id) \
+             SELECT $1, e, id FROM unnest($2::text[], $3::uuid[]) AS u(e, id) \
+             ON CONFLICT DO NOTHING RETURNING engine, event_id",
+        )
         .await?;
 
     let mut outcomes = vec![Outcome::Skipped; events.len()];
@@ -207,9 +211,11 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
     Ok(outcomes)
 }
 
-/// Inserts the dedupe record of every claim, pipelined (tokio-postgres sends concurrent
-/// requests back to back, PostgreSQL runs them in order), rebinding the tenant between runs.
-/// Returns which claims are new, and the tenant bound at the end.
+/// Inserts the dedupe records of every claim: one multi-row insert per run of same-tenant
+/// events, each after its tenant binding, all pipelined (tokio-postgres sends concurrent requests
+/// back to back, PostgreSQL runs them in order). A pair inserted now is new; a pair that existed
+/// (or came twice in the batch, after its first) is a duplicate. Returns which claims are new, and
+/// the tenant bound at the end.
 async fn mark_all(
     tx: &Transaction<'_>,
     bind: &tokio_postgres::Statement,
@@ -217,23 +223,44 @@ async fn mark_all(
     events: &[EventEnvelope],
     claims: &[(usize, Engine)],
 ) -> Result<(Vec<bool>, Option<uuid::Uuid>), EngineError> {
+    use std::collections::HashMap;
     use tokio_postgres::types::ToSql;
-    let keys: Vec<String> = events.iter().map(|e| e.tenant_id.to_string()).collect();
-    let names: Vec<&'static str> = claims.iter().map(|(_, e)| e.name()).collect();
-    let mut bound = None;
-    let mut requests: Vec<(bool, Vec<&(dyn ToSql + Sync)>)> = Vec::with_capacity(claims.len() + 1);
-    for (k, &(i, _)) in claims.iter().enumerate() {
-        let event = &events[i];
-        if bound != Some(event.tenant_id) {
-            requests.push((false, vec![&keys[i]]));
-            bound = Some(event.tenant_id);
-        }
-        requests.push((true, vec![&event.tenant_id, &names[k], &event.event_id]));
+    struct Run {
+        tenant: uuid::Uuid,
+        key: String,
+        engines: Vec<&'static str>,
+        ids: Vec<uuid::Uuid>,
+        claims: Vec<usize>,
     }
-    let pending = requests.iter().map(|(is_mark, params)| tx.execute(if *is_mark { mark } else { bind }, params));
+    let mut runs: Vec<Run> = Vec::new();
+    for (k, &(i, engine)) in claims.iter().enumerate() {
+        let event = &events[i];
+        if runs.last().is_none_or(|r| r.tenant != event.tenant_id) {
+            runs.push(Run { tenant: event.tenant_id, key: event.tenant_id.to_string(), engines: Vec::new(), ids: Vec::new(), claims: Vec::new() });
+        }
+        let run = runs.last_mut().expect("just pushed");
+        run.engines.push(engine.name());
+        run.ids.push(event.event_id);
+        run.claims.push(k);
+    }
+    let params: Vec<(Vec<&(dyn ToSql + Sync)>, Vec<&(dyn ToSql + Sync)>)> =
+        runs.iter().map(|r| (vec![&r.key as &(dyn ToSql + Sync)], vec![&r.tenant as &(dyn ToSql + Sync), &r.engines, &r.ids])).collect();
+    let pending = params.iter().flat_map(|(b, m)| [tx.query(bind, b), tx.query(mark, m)]);
     let results = futures_util::future::try_join_all(pending).await?;
-    let claimed = results.into_iter().zip(&requests).filter(|(_, (is_mark, _))| *is_mark).map(|(n, _)| n == 1).collect();
-    Ok((claimed, bound))
+    let mut claimed = vec![false; claims.len()];
+    for (run, rows) in runs.iter().zip(results.chunks(2).map(|pair| &pair[1])) {
+        let mut inserted: HashMap<(String, uuid::Uuid), usize> = HashMap::new();
+        for row in rows {
+            *inserted.entry((row.get(0), row.get(1))).or_default() += 1;
+        }
+        for (j, &k) in run.claims.iter().enumerate() {
+            if let Some(n) = inserted.get_mut(&(run.engines[j].to_owned(), run.ids[j])).filter(|n| **n > 0) {
+                *n -= 1;
+                claimed[k] = true;
+            }
+        }
+    }
+    Ok((claimed, runs.last().map(|r| r.tenant)))
 }
 
 /// Statements through the connection's statement cache: the engines run the same few queries
