@@ -118,8 +118,14 @@ mod tests {
         assert_eq!(r.route("evilexample.com"), Route::CustomDomain("evilexample.com".into()), "a suffix is not a subdomain");
     }
 
+    /// Cases per property: 20,000 in the test suite; `BASECOMMERCE_FUZZ_CASES` raises it for a
+    /// longer hunt (`bench/fuzz-edge.sh` runs 10⁶).
+    fn cases() -> u32 {
+        std::env::var("BASECOMMERCE_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
+    }
+
     proptest! {
-        #![proptest_config(ProptestConfig { cases: 20_000, ..ProptestConfig::default() })]
+        #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
         /// Whatever the host, routing never panics and never yields a slug outside the rules.
         #[test]
@@ -128,6 +134,18 @@ mod tests {
                 prop_assert!(TenantSlug::parse(slug.as_str()).is_ok());
                 prop_assert!(host.to_ascii_lowercase().contains(slug.as_str()));
             }
+        }
+
+        /// The SNI side: whatever name a client hello carries, the certificate chosen is the one
+        /// stored under that exact name, under the wildcard of its parent, or the fallback.
+        #[test]
+        fn any_sni_name_gets_only_a_matching_certificate(name in "\\PC{0,80}") {
+            let store = sni_store();
+            let chosen = store.lookup(Some(&name)).expect("the fallback always answers");
+            let lower = name.trim_end_matches('.').to_ascii_lowercase();
+            let parent = lower.split_once('.').map(|(_, p)| p.to_string()).unwrap_or_default();
+            let expected = if lower == "shop.example.com" { "exact" } else if parent == "example.com" { "wildcard" } else { "default" };
+            prop_assert!(std::sync::Arc::ptr_eq(&chosen, &sni_keys()[expected]), "{name:?} → not {expected}");
         }
 
         #[test]
@@ -139,5 +157,24 @@ mod tests {
                 Err(_) => prop_assert!(matches!(routed, Route::Invalid | Route::Platform)),
             }
         }
+    }
+
+    /// Three certificates (exact, wildcard, fallback) made once for the SNI property.
+    fn sni_keys() -> &'static std::collections::HashMap<&'static str, std::sync::Arc<rustls::sign::CertifiedKey>> {
+        static KEYS: std::sync::OnceLock<std::collections::HashMap<&'static str, std::sync::Arc<rustls::sign::CertifiedKey>>> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| {
+            let make = |name: &str| {
+                let cert = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
+                std::sync::Arc::new(crate::tls::certified_key(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes()).unwrap())
+            };
+            [("exact", make("shop.example.com")), ("wildcard", make("*.example.com")), ("default", make("fallback.invalid"))].into_iter().collect()
+        })
+    }
+
+    fn sni_store() -> std::sync::Arc<crate::tls::CertStore> {
+        let store = crate::tls::CertStore::new();
+        let k = sni_keys();
+        store.replace([("shop.example.com", "exact"), ("*.example.com", "wildcard"), ("default", "default")].into_iter().map(|(n, w)| (n.to_string(), k[w].clone())).collect());
+        store
     }
 }
