@@ -9,7 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,15 +23,7 @@ use tokio::sync::watch;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A child process killed when the test ends, however it ends.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use harness::KillOnDrop as Killed;
 
 fn chromedriver() -> PathBuf {
     let found = std::env::var_os("PATH")
