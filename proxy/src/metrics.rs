@@ -20,6 +20,9 @@ pub static UPSTREAM_SECONDS: Lazy<Histogram> = Lazy::new(|| {
 pub static RATE_LIMITED: Lazy<IntCounter> = Lazy::new(|| register_int_counter!("basecommerce_proxy_rate_limited_total", "Requests refused with 429").expect("metric"));
 pub static CACHE: Lazy<IntCounterVec> =
     Lazy::new(|| register_int_counter_vec!("basecommerce_proxy_tenant_cache_total", "Tenant cache lookups by result", &["result"]).expect("metric"));
+/// The two children of `CACHE`, bound once: a labelled lookup hashes its labels on every call.
+static CACHE_HIT: Lazy<IntCounter> = Lazy::new(|| CACHE.with_label_values(&["hit"]));
+static CACHE_MISS: Lazy<IntCounter> = Lazy::new(|| CACHE.with_label_values(&["miss"]));
 /// Seconds until each served certificate expires.
 pub static CERT_EXPIRY: Lazy<IntGaugeVec> =
     Lazy::new(|| register_int_gauge_vec!("basecommerce_proxy_certificate_expiry_seconds", "Seconds until the certificate expires", &["name"]).expect("metric"));
@@ -34,11 +37,11 @@ pub struct CacheMetrics {
 impl CacheMetrics {
     pub fn hit(&self) {
         self.hits.fetch_add(1, Ordering::Relaxed);
-        CACHE.with_label_values(&["hit"]).inc();
+        CACHE_HIT.inc();
     }
     pub fn miss(&self) {
         self.misses.fetch_add(1, Ordering::Relaxed);
-        CACHE.with_label_values(&["miss"]).inc();
+        CACHE_MISS.inc();
     }
     pub fn misses(&self) -> u64 {
         self.misses.load(Ordering::Relaxed)

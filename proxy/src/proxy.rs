@@ -18,6 +18,7 @@ use bytes::Bytes;
 use pingora::lb::{selection::RoundRobin, LoadBalancer};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
+use http::{HeaderName, HeaderValue};
 
 use crate::host::{HostRouter, Route};
 use crate::metrics;
@@ -28,8 +29,6 @@ use infra::TenantSlug;
 
 /// Header carrying the shared edge secret to the vertical.
 pub const EDGE_SECRET_HEADER: &str = "x-basecommerce-edge";
-/// Headers a client must never be able to set on the vertical's side.
-const SPOOFABLE: &[&str] = &["x-tenant-slug", EDGE_SECRET_HEADER, "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded"];
 
 /// Header names and fixed values parsed once, not on every request (parsing names showed up
 /// in the edge's callgrind profile).
@@ -41,6 +40,9 @@ mod hdr {
     pub const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     pub const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
     pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub const REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+    /// Headers a client must never be able to set on the vertical's side.
+    pub const SPOOFABLE: [HeaderName; 7] = [TENANT_SLUG, EDGE_SECRET, FORWARDED_FOR, FORWARDED_PROTO, FORWARDED_HOST, REAL_IP, http::header::FORWARDED];
     pub const HSTS: HeaderName = HeaderName::from_static("strict-transport-security");
     pub const HTTPS: HeaderValue = HeaderValue::from_static("https");
     pub const HTTP: HeaderValue = HeaderValue::from_static("http");
@@ -55,13 +57,14 @@ mod hdr {
 /// Per-request state.
 pub struct Ctx {
     started: Instant,
-    request_id: String,
+    /// Kept as a header value: it is sent up and down, and a client's valid id is reused as is.
+    request_id: http::HeaderValue,
     client_ip: Option<IpAddr>,
     tenant: Option<TenantSlug>,
     host: String,
     tls: bool,
     tries: usize,
-    upstream: Option<String>,
+    upstream: Option<pingora::protocols::l4::socket::SocketAddr>,
     upstream_started: Option<Instant>,
 }
 
@@ -113,6 +116,83 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// The header edits of the edge, applied to a plain `http` header map (the usual case, see
+/// `edit_request`) or through pingora's case-preserving headers (the rare rest).
+trait HeaderEdit {
+    fn has(&self, name: &HeaderName) -> bool;
+    fn drop_header(&mut self, name: &HeaderName);
+    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()>;
+}
+
+impl HeaderEdit for http::HeaderMap {
+    fn has(&self, name: &HeaderName) -> bool {
+        self.contains_key(name)
+    }
+    fn drop_header(&mut self, name: &HeaderName) {
+        self.remove(name);
+    }
+    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
+        self.insert(name, value);
+        Ok(())
+    }
+}
+
+impl HeaderEdit for RequestHeader {
+    fn has(&self, name: &HeaderName) -> bool {
+        self.headers.contains_key(name)
+    }
+    fn drop_header(&mut self, name: &HeaderName) {
+        self.remove_header(name);
+    }
+    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
+        self.insert_header(name, value)
+    }
+}
+
+impl HeaderEdit for ResponseHeader {
+    fn has(&self, name: &HeaderName) -> bool {
+        self.headers.contains_key(name)
+    }
+    fn drop_header(&mut self, name: &HeaderName) {
+        self.remove_header(name);
+    }
+    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
+        self.insert_header(name, value)
+    }
+}
+
+/// Edits a request's headers as plain `http` parts. Pingora keeps a second map beside `http`'s
+/// to preserve the case of each header name, and each of its inserts re-parses the name and
+/// updates both maps: in callgrind that was most of the edge's own instructions per request.
+/// Header case means nothing in HTTP, so the parts are taken out, edited in their one map and
+/// put back (names then go out lower-case, as HTTP/2 sends them anyway). A request-target
+/// pingora keeps verbatim because its URI cannot reproduce it (non-UTF-8 bytes, absolute
+/// form) would not survive that round trip; such requests are edited in place.
+fn edit_request(h: &mut RequestHeader, edit: impl FnOnce(&mut dyn HeaderEdit) -> Result<()>) -> Result<()> {
+    let round_trips = h.uri.path_and_query().is_some_and(|pq| pq.as_str().as_bytes() == h.raw_path());
+    if !round_trips {
+        return edit(h);
+    }
+    let placeholder = RequestHeader::build_no_case(http::Method::GET, b"/", Some(0))?;
+    let mut parts: http::request::Parts = std::mem::replace(h, placeholder).into();
+    let result = edit(&mut parts.headers);
+    *h = RequestHeader::from(parts);
+    result
+}
+
+/// The same for a response; one with a non-standard reason phrase (which the parts cannot
+/// carry) is edited in place.
+fn edit_response(h: &mut ResponseHeader, edit: impl FnOnce(&mut dyn HeaderEdit) -> Result<()>) -> Result<()> {
+    if h.get_reason_phrase() != h.status.canonical_reason() {
+        return edit(h);
+    }
+    let placeholder = ResponseHeader::build_no_case(200, Some(0))?;
+    let mut parts: http::response::Parts = std::mem::replace(h, placeholder).into();
+    let result = edit(&mut parts.headers);
+    *h = ResponseHeader::from(parts);
+    result
+}
+
 impl EdgeProxy {
     fn trusted(&self, ip: IpAddr) -> bool {
         self.trusted.iter().any(|n| in_cidr(ip, *n))
@@ -130,32 +210,34 @@ impl EdgeProxy {
         chain.iter().rev().find(|ip| !self.trusted(**ip)).copied().or(Some(peer))
     }
 
-    async fn respond(&self, session: &mut Session, ctx: &Ctx, status: u16, page: Page, extra: &[(&'static str, String)]) -> Result<bool> {
+    async fn respond(&self, session: &mut Session, ctx: &Ctx, status: u16, page: Page, extra: &[(HeaderName, String)]) -> Result<bool> {
         let body = Bytes::from(page.body);
-        let mut resp = ResponseHeader::build(status, Some(8))?;
-        resp.insert_header(http::header::CONTENT_TYPE, page.content_type)?;
-        resp.insert_header(http::header::CONTENT_LENGTH, body.len())?;
-        resp.insert_header(http::header::CACHE_CONTROL, "no-store")?;
-        for (k, v) in extra {
-            resp.insert_header(*k, v.as_str())?;
-        }
-        self.security_headers(&mut resp, ctx)?;
+        let mut resp = ResponseHeader::build_no_case(status, Some(8))?;
+        edit_response(&mut resp, |h| {
+            h.set(http::header::CONTENT_TYPE, HeaderValue::from_static(page.content_type))?;
+            h.set(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()))?;
+            h.set(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"))?;
+            for (k, v) in extra {
+                h.set(k.clone(), HeaderValue::try_from(v.as_str()).or_err(InternalError, "header value")?)?;
+            }
+            self.security_headers(h, ctx)
+        })?;
         session.write_response_header(Box::new(resp), false).await?;
         session.write_response_body(Some(body), true).await?;
         Ok(true)
     }
 
-    fn security_headers(&self, resp: &mut ResponseHeader, ctx: &Ctx) -> Result<()> {
+    /// Security headers the response does not already carry, and the request id.
+    fn security_headers(&self, resp: &mut dyn HeaderEdit, ctx: &Ctx) -> Result<()> {
         for (k, v) in hdr::DEFAULTS {
-            if !resp.headers.contains_key(&k) {
-                resp.insert_header(k, v)?;
+            if !resp.has(&k) {
+                resp.set(k, v)?;
             }
         }
-        if ctx.tls && !resp.headers.contains_key(&hdr::HSTS) {
-            resp.insert_header(hdr::HSTS, hdr::HSTS_VALUE)?;
+        if ctx.tls && !resp.has(&hdr::HSTS) {
+            resp.set(hdr::HSTS, hdr::HSTS_VALUE)?;
         }
-        resp.insert_header(hdr::REQUEST_ID, ctx.request_id.as_str())?;
-        Ok(())
+        resp.set(hdr::REQUEST_ID, ctx.request_id.clone())
     }
 
     fn error_page(&self, session: &Session, code: &str, title: &str, message: &str) -> Page {
@@ -171,7 +253,7 @@ impl ProxyHttp for EdgeProxy {
     fn new_ctx(&self) -> Ctx {
         Ctx {
             started: Instant::now(),
-            request_id: String::new(),
+            request_id: http::HeaderValue::from_static(""),
             client_ip: None,
             tenant: None,
             host: String::new(),
@@ -186,30 +268,32 @@ impl ProxyHttp for EdgeProxy {
         ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         ctx.client_ip = self.client_ip(session);
         let req = session.req_header();
-        ctx.request_id = req
-            .headers
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .filter(|v| valid_request_id(v))
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        ctx.request_id = match req.headers.get(hdr::REQUEST_ID) {
+            Some(v) if v.to_str().is_ok_and(valid_request_id) => v.clone(),
+            _ => {
+                let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                http::HeaderValue::from_str(uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buf)).expect("a UUID is a valid header value")
+            }
+        };
         ctx.host = req
             .uri
             .authority()
             .map(|a| a.as_str().to_owned())
             .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
             .unwrap_or_default();
-        let path = req.uri.path().to_owned();
+        let path = req.uri.path();
         let is_login = req.method == http::Method::POST && path == "/auth/login";
+        let is_health = path == "/health";
+        let challenge = path.strip_prefix("/.well-known/acme-challenge/").map(str::to_owned);
 
-        if path == "/health" {
+        if is_health {
             let page = Page { content_type: "application/json", body: r#"{"status":"ok","edge":true}"#.into() };
             return self.respond(session, ctx, 200, page, &[]).await;
         }
-        if let Some(token) = path.strip_prefix("/.well-known/acme-challenge/") {
+        if let Some(token) = challenge {
             // Answered on plain HTTP before any redirect or tenant check: the CA is neither a
             // browser nor a tenant's customer.
-            if let Some(key_authorization) = self.answers.answer(token).await {
+            if let Some(key_authorization) = self.answers.answer(&token).await {
                 let page = Page { content_type: "text/plain", body: key_authorization };
                 return self.respond(session, ctx, 200, page, &[]).await;
             }
@@ -220,14 +304,14 @@ impl ProxyHttp for EdgeProxy {
             let host = crate::host::normalize(&ctx.host).unwrap_or_default();
             let pq = session.req_header().uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
             let page = Page { content_type: "text/plain", body: String::new() };
-            return self.respond(session, ctx, 301, page, &[("location", format!("https://{host}{pq}"))]).await;
+            return self.respond(session, ctx, 301, page, &[(http::header::LOCATION, format!("https://{host}{pq}"))]).await;
         }
         if let Some(ip) = ctx.client_ip {
             if let Err(refused) = self.limits.check(ip, is_login) {
                 metrics::RATE_LIMITED.inc();
                 let secs = refused.0.as_secs().max(1);
                 let page = self.error_page(session, "rate_limited", "Slow down", "Too many requests from your address; try again shortly.");
-                return self.respond(session, ctx, 429, page, &[("retry-after", secs.to_string())]).await;
+                return self.respond(session, ctx, 429, page, &[(http::header::RETRY_AFTER, secs.to_string())]).await;
             }
         }
 
@@ -235,7 +319,7 @@ impl ProxyHttp for EdgeProxy {
             Route::Platform => {
                 if let Some(url) = &self.landing_redirect {
                     let page = Page { content_type: "text/plain", body: String::new() };
-                    return self.respond(session, ctx, 302, page, &[("location", url.clone())]).await;
+                    return self.respond(session, ctx, 302, page, &[(http::header::LOCATION, url.clone())]).await;
                 }
                 return self.respond(session, ctx, 200, pages::landing(&self.platform), &[]).await;
             }
@@ -268,7 +352,7 @@ impl ProxyHttp for EdgeProxy {
         let Some(backend) = self.upstreams.select(b"", 256) else {
             return Error::e_explain(HTTPStatus(503), "no healthy upstream");
         };
-        ctx.upstream = Some(backend.addr.to_string());
+        ctx.upstream = Some(backend.addr.clone());
         ctx.upstream_started = Some(Instant::now());
         let mut peer = HttpPeer::new(backend, false, String::new());
         peer.options.connection_timeout = Some(Duration::from_secs(2));
@@ -288,31 +372,32 @@ impl ProxyHttp for EdgeProxy {
         e
     }
 
-    async fn upstream_request_filter(&self, session: &mut Session, upstream: &mut RequestHeader, ctx: &mut Ctx) -> Result<()> {
-        for h in SPOOFABLE {
-            upstream.remove_header(*h);
-        }
-        if let Some(slug) = &ctx.tenant {
-            upstream.insert_header(hdr::TENANT_SLUG, slug.as_str())?;
-        }
-        upstream.insert_header(hdr::EDGE_SECRET, self.edge_secret.clone())?;
-        if let Some(ip) = ctx.client_ip {
-            upstream.insert_header(hdr::FORWARDED_FOR, ip.to_string())?;
-        }
-        upstream.insert_header(hdr::FORWARDED_PROTO, if ctx.tls { hdr::HTTPS } else { hdr::HTTP })?;
-        if !ctx.host.is_empty() {
-            upstream.insert_header(hdr::FORWARDED_HOST, ctx.host.as_str())?;
-        }
-        upstream.insert_header(hdr::REQUEST_ID, ctx.request_id.as_str())?;
-        let _ = session;
-        Ok(())
+    async fn upstream_request_filter(&self, _session: &mut Session, upstream: &mut RequestHeader, ctx: &mut Ctx) -> Result<()> {
+        edit_request(upstream, |h| {
+            for name in &hdr::SPOOFABLE {
+                h.drop_header(name);
+            }
+            if let Some(slug) = &ctx.tenant {
+                h.set(hdr::TENANT_SLUG, HeaderValue::from_str(slug.as_str()).or_err(InternalError, "slug")?)?;
+            }
+            h.set(hdr::EDGE_SECRET, self.edge_secret.clone())?;
+            if let Some(ip) = ctx.client_ip {
+                h.set(hdr::FORWARDED_FOR, HeaderValue::try_from(ip.to_string()).or_err(InternalError, "ip")?)?;
+            }
+            h.set(hdr::FORWARDED_PROTO, if ctx.tls { hdr::HTTPS } else { hdr::HTTP })?;
+            if !ctx.host.is_empty() {
+                // Came from the request's Host, so it is a valid value.
+                h.set(hdr::FORWARDED_HOST, HeaderValue::from_str(&ctx.host).or_err(InternalError, "host")?)?;
+            }
+            h.set(hdr::REQUEST_ID, ctx.request_id.clone())
+        })
     }
 
     async fn response_filter(&self, _session: &mut Session, upstream: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
         if let Some(t) = ctx.upstream_started {
             metrics::UPSTREAM_SECONDS.observe(t.elapsed().as_secs_f64());
         }
-        self.security_headers(upstream, ctx)
+        edit_response(upstream, |h| self.security_headers(h, ctx))
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
@@ -353,14 +438,14 @@ impl ProxyHttp for EdgeProxy {
         tracing::info!(
             target: "access",
             tenant,
-            request_id = %ctx.request_id,
+            request_id = ctx.request_id.to_str().unwrap_or("-"),
             host = %ctx.host,
             method = %req.method,
             path = req.uri.path(),
             status,
             bytes = session.body_bytes_sent(),
             ms = ctx.started.elapsed().as_secs_f64() * 1000.0,
-            upstream = ctx.upstream.as_deref().unwrap_or("-"),
+            upstream = %ctx.upstream.as_ref().map_or_else(|| "-".to_string(), ToString::to_string),
             client_ip = %ctx.client_ip.map_or_else(|| "-".to_string(), |i| i.to_string()),
             error = e.map(|e| e.to_string()).as_deref().unwrap_or(""),
             "request"

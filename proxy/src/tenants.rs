@@ -62,14 +62,16 @@ impl TenantResolver {
     }
 
     async fn cached(&self, cache: &Cache<String, TenantState>, kind: char, key: &str, sql: &'static str) -> Result<TenantState, LookupError> {
+        // Known tenants are nearly every request: look there first, so the steady state neither
+        // formats the negative key nor touches the negative cache.
+        if let Some(state) = cache.get(key).await {
+            self.metrics.hit();
+            return Ok(state);
+        }
         let negative_key = format!("{kind}:{key}");
         if self.unknown.contains_key(&negative_key) {
             self.metrics.hit();
             return Ok(TenantState::Unknown);
-        }
-        if let Some(state) = cache.get(key).await {
-            self.metrics.hit();
-            return Ok(state);
         }
         self.metrics.miss();
         let pool = self.pool.clone();

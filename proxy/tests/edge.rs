@@ -237,6 +237,38 @@ async fn headers_are_set_by_the_edge_and_refusals_never_reach_the_upstream() {
     assert_eq!(seen.lock().unwrap().len(), 4, "the refused request never reached the upstream");
 }
 
+/// A request whose target pingora keeps verbatim (absolute form) takes the in-place header
+/// path instead of the parts round trip: it must be rewritten just the same. A target that is
+/// not UTF-8 is refused at the edge.
+#[tokio::test]
+async fn verbatim_targets_get_the_same_header_rewrite() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let (upstream, seen) = recording_upstream();
+    let p = proxy(&stack, Options { upstream: Some(upstream), ..Default::default() }).await;
+    let targets: [(&[u8], &[u8]); 2] = [(b"http://acme.example.com/abs?x=1", b"HTTP/1.1 200"), (b"/caf\xe9", b"HTTP/1.1 400")];
+    for (target, expected) in targets {
+        let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
+        let mut req = b"GET ".to_vec();
+        req.extend_from_slice(target);
+        req.extend_from_slice(b" HTTP/1.1\r\nHost: acme.example.com\r\nX-Tenant-Slug: evil\r\nX-Forwarded-For: 6.6.6.6\r\nX-Basecommerce-Edge: forged\r\nConnection: close\r\n\r\n");
+        conn.write_all(&req).await.unwrap();
+        let mut resp = Vec::new();
+        conn.read_to_end(&mut resp).await.unwrap();
+        assert!(resp.starts_with(expected), "{}: {}", String::from_utf8_lossy(target), String::from_utf8_lossy(&resp));
+    }
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "the refused target never reached the upstream");
+    let secret = stack.settings.edge.secret.as_ref().unwrap().expose();
+    for head in heads.iter().map(|h| h.to_ascii_lowercase()) {
+        assert!(head.contains("x-tenant-slug: acme") && !head.contains("evil"), "{head}");
+        assert!(head.contains(&format!("x-basecommerce-edge: {secret}")) && !head.contains("forged"), "{head}");
+        assert!(head.contains("x-forwarded-for: 127.0.0.1") && !head.contains("6.6.6.6"), "{head}");
+    }
+    assert!(heads[0].starts_with("GET /abs?x=1 ") || heads[0].starts_with("GET http://acme.example.com/abs?x=1 "), "{}", heads[0]);
+}
+
 #[tokio::test]
 async fn no_healthy_upstream_is_a_503_page() {
     let stack = Stack::start().await;
