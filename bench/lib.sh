@@ -34,7 +34,7 @@ need() { # apt packages for commands
 
 build() {
   echo "==> cargo build --profile $bench_profile (several minutes when cold)" >&2
-  (cd "$repo" && cargo build --profile "$bench_profile" --bins --quiet)
+  (cd "$repo" && cargo build --profile "$bench_profile" --bins --quiet && cargo build --profile "$bench_profile" -p basecommerce-proxy --example naive_edge --quiet)
 }
 
 start_backing_services() {
@@ -60,3 +60,29 @@ start_backing_services() {
 
 su_psql() { psql -X -q -t -A -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -d basecommerce "$@"; }
 wait_http() { for _ in $(seq 1 200); do curl -fs -o /dev/null "$@" && return 0; sleep 0.05; done; echo "not up: $*" >&2; return 1; }
+
+# nginx_edge_configs BACKEND_PORT EDGE_PORT: writes $work/nginx/backend.conf (`return 200`) and
+# $work/nginx/edge.conf (one worker, map on $host → X-Tenant-Slug, keepalive upstream), the pair
+# the single-worker edge measurements compare against.
+nginx_edge_configs() {
+  local backend=$1 edge=$2
+  mkdir -p "$work/nginx"
+  cat > "$work/nginx/backend.conf" <<NGINX
+worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.log warn;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  server { listen 127.0.0.1:$backend; location / { return 200 "ok"; } } }
+NGINX
+  cat > "$work/nginx/edge.conf" <<NGINX
+worker_processes 1; master_process off; daemon off; pid $work/nginx/edge.pid; error_log $work/nginx/edge.log warn;
+events { worker_connections 1024; }
+http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
+  keepalive_requests 100000;
+  map \$host \$tenant { ~^(?<slug>[a-z0-9-]+)\.bench\.test\$ \$slug; default ""; }
+  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
+  server { listen 127.0.0.1:$edge;
+    location / { if (\$tenant = "") { return 404; }
+      proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Tenant-Slug \$tenant;
+      proxy_set_header X-Forwarded-For \$remote_addr; proxy_pass http://backend; } } }
+NGINX
+}

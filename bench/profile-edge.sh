@@ -8,30 +8,11 @@ source "$(dirname "$0")/lib.sh"
 requests=${1:-2000}
 need valgrind:valgrind ab:apache2-utils nginx:nginx-light callgrind_annotate:valgrind
 echo "==> cargo build --profile profiling (release code with symbols)" >&2
-(cd "$repo" && cargo build --profile profiling --bins --quiet)
-bin="${CARGO_TARGET_DIR:-$repo/target}/profiling"
+bench_profile=profiling; bin="${CARGO_TARGET_DIR:-$repo/target}/profiling"; build
 start_backing_services
 
-backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/backend.conf" <<NGINX
-worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.log warn;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:$backend; location / { return 200 "ok"; } } }
-NGINX
-cat > "$work/nginx/edge.conf" <<NGINX
-worker_processes 1; master_process off; daemon off; pid $work/nginx/edge.pid; error_log $work/nginx/edge.log warn;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 100000;
-  map \$host \$tenant { ~^(?<slug>[a-z0-9-]+)\.bench\.test\$ \$slug; default ""; }
-  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
-  server { listen 127.0.0.1:$p_nginx;
-    location / { if (\$tenant = "") { return 404; }
-      proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Tenant-Slug \$tenant;
-      proxy_set_header X-Forwarded-For \$remote_addr; proxy_pass http://backend; } } }
-NGINX
+backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port); p_naive=$(free_port)
+nginx_edge_configs "$backend" "$p_nginx"
 nginx -c "$work/nginx/backend.conf" -g 'daemon off;' & pids+=($!)
 wait_http "http://127.0.0.1:$backend/"
 
@@ -56,10 +37,13 @@ export BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$p_bc" BASECOMMERCE_PROXY__BAS
   BASECOMMERCE_PROXY__METRICS_LISTEN="127.0.0.1:$(free_port)" BASECOMMERCE_PROXY__UPGRADE_SOCK="$work/upgrade.sock" \
   BASECOMMERCE_PROXY__THREADS=1
 proxy_ir=$(profile proxy "$p_bc" "$bin/basecommerce-proxy")
+naive_ir=$(profile naive-pingora "$p_naive" "$bin/examples/naive_edge" "127.0.0.1:$p_naive" "127.0.0.1:$backend")
 nginx_ir=$(profile nginx "$p_nginx" nginx -c "$work/nginx/edge.conf")
 printf '\nInstructions per proxied request (callgrind, %s keep-alive requests, 1 worker each)\n' "$requests"
-printf '  basecommerce-proxy %12s\n  nginx              %12s\n  ratio              %12s\n' "$proxy_ir" "$nginx_ir" "$(awk -v a="$proxy_ir" -v b="$nginx_ir" 'BEGIN { printf "%.2fx", a/b }')"
+for row in "basecommerce-proxy $proxy_ir" "naive-pingora $naive_ir" "nginx $nginx_ir"; do
+  set -- $row; printf '  %-20s %10s  %5sx nginx\n' "$1" "$2" "$(awk -v a="$2" -v b="$nginx_ir" 'BEGIN { printf "%.2f", a/b }')"
+done
 printf '\nTop functions of basecommerce-proxy (self instructions):\n'
 f=$(ls -S "$work"/proxy.cg* | head -1)
-callgrind_annotate --inclusive=no "$f" 2>/dev/null | sed -n '/^Ir/,$p' | head -45
+python3 "$repo/bench/callgrind-self.py" "$f" 40
 if [ -n "${BENCH_KEEP_PROFILE:-}" ]; then cp "$work"/proxy.cg* "$BENCH_KEEP_PROFILE"/ && echo "profiles copied to $BENCH_KEEP_PROFILE"; fi

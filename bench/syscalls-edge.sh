@@ -9,25 +9,7 @@ need strace:strace ab:apache2-utils nginx:nginx-light
 build
 start_backing_services
 backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port)
-mkdir -p "$work/nginx"
-cat > "$work/nginx/backend.conf" <<NGINX
-worker_processes 1; pid $work/nginx/backend.pid; error_log $work/nginx/backend.log warn;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  server { listen 127.0.0.1:$backend; location / { return 200 "ok"; } } }
-NGINX
-cat > "$work/nginx/edge.conf" <<NGINX
-worker_processes 1; master_process off; daemon off; pid $work/nginx/edge.pid; error_log $work/nginx/edge.log warn;
-events { worker_connections 1024; }
-http { access_log off; client_body_temp_path $work/nginx; proxy_temp_path $work/nginx; fastcgi_temp_path $work/nginx; uwsgi_temp_path $work/nginx; scgi_temp_path $work/nginx;
-  keepalive_requests 100000;
-  map \$host \$tenant { ~^(?<slug>[a-z0-9-]+)\.bench\.test\$ \$slug; default ""; }
-  upstream backend { server 127.0.0.1:$backend; keepalive 64; }
-  server { listen 127.0.0.1:$p_nginx;
-    location / { if (\$tenant = "") { return 404; }
-      proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header X-Tenant-Slug \$tenant;
-      proxy_set_header X-Forwarded-For \$remote_addr; proxy_pass http://backend; } } }
-NGINX
+nginx_edge_configs "$backend" "$p_nginx"
 nginx -c "$work/nginx/backend.conf" -g 'daemon off;' & pids+=($!)
 wait_http "http://127.0.0.1:$backend/"
 BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$p_bc" BASECOMMERCE_PROXY__BASE_DOMAINS="[bench.test]" \

@@ -137,29 +137,23 @@ impl HeaderEdit for http::HeaderMap {
     }
 }
 
-impl HeaderEdit for RequestHeader {
-    fn has(&self, name: &HeaderName) -> bool {
-        self.headers.contains_key(name)
-    }
-    fn drop_header(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
-    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
-        self.insert_header(name, value)
-    }
+/// Pingora's own headers: every edit goes through both of its maps.
+macro_rules! pingora_header_edit {
+    ($($t:ty),*) => {$(
+        impl HeaderEdit for $t {
+            fn has(&self, name: &HeaderName) -> bool {
+                self.headers.contains_key(name)
+            }
+            fn drop_header(&mut self, name: &HeaderName) {
+                self.remove_header(name);
+            }
+            fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
+                self.insert_header(name, value)
+            }
+        }
+    )*};
 }
-
-impl HeaderEdit for ResponseHeader {
-    fn has(&self, name: &HeaderName) -> bool {
-        self.headers.contains_key(name)
-    }
-    fn drop_header(&mut self, name: &HeaderName) {
-        self.remove_header(name);
-    }
-    fn set(&mut self, name: HeaderName, value: HeaderValue) -> Result<()> {
-        self.insert_header(name, value)
-    }
-}
+pingora_header_edit!(RequestHeader, ResponseHeader);
 
 /// Edits a request's headers as plain `http` parts. Pingora keeps a second map beside `http`'s
 /// to preserve the case of each header name, and each of its inserts re-parses the name and
