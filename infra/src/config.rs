@@ -206,6 +206,19 @@ pub struct ProxySettings {
     pub grace_period_secs: u64,
     /// Name shown on the platform's own pages.
     pub platform_name: String,
+    /// Open client connections one IP may hold (counted, like nginx's `limit_conn`, from its
+    /// first request header to the close); more get 429. Browsers open about six per host,
+    /// an office behind one NAT address many times that.
+    pub max_connections_per_ip: u32,
+    /// An idle keep-alive client connection is closed after this long.
+    pub keepalive_timeout_secs: u64,
+    /// Longest wait for the next bytes of a request header or body from a client: a
+    /// trickling (slowloris) client is cut off after this, and header and body sizes are
+    /// capped by Pingora.
+    pub client_read_timeout_secs: u64,
+    /// Tokio work stealing between the proxy's threads (`false`: one single-threaded runtime
+    /// per thread, as nginx runs one event loop per worker).
+    pub work_stealing: bool,
 }
 
 impl Default for ProxySettings {
@@ -231,6 +244,10 @@ impl Default for ProxySettings {
             health_check_interval_secs: 5,
             grace_period_secs: 5,
             platform_name: "basecommerce".into(),
+            max_connections_per_ip: 256,
+            keepalive_timeout_secs: 60,
+            client_read_timeout_secs: 20,
+            work_stealing: true,
         }
     }
 }
@@ -506,8 +523,11 @@ impl Settings {
                 return Err(ConfigError::new("proxy.trusted_proxies", format!("{p:?} is not an IP or CIDR")));
             }
         }
-        if self.proxy.threads == 0 || self.proxy.rate_limit_per_minute == 0 || self.proxy.login_rate_limit_per_minute == 0 {
-            return Err(ConfigError::new("proxy", "threads and rate limits must be at least 1"));
+        if self.proxy.threads == 0 || self.proxy.rate_limit_per_minute == 0 || self.proxy.login_rate_limit_per_minute == 0 || self.proxy.max_connections_per_ip == 0 {
+            return Err(ConfigError::new("proxy", "threads, rate limits and max_connections_per_ip must be at least 1"));
+        }
+        if self.proxy.keepalive_timeout_secs == 0 || self.proxy.client_read_timeout_secs == 0 {
+            return Err(ConfigError::new("proxy", "keepalive_timeout_secs and client_read_timeout_secs must be at least 1"));
         }
         for d in &self.proxy.base_domains {
             if d.is_empty() || d.starts_with('.') || d.contains(['/', ':', ' ']) {

@@ -3,6 +3,7 @@
 //! terminates TLS with certificates chosen by SNI, and balances over the verticals.
 
 pub mod acme;
+pub mod connlimit;
 pub mod host;
 pub mod metrics;
 pub mod pages;

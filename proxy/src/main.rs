@@ -100,6 +100,7 @@ fn main() -> ExitCode {
 
     let conf = ServerConf {
         threads: p.threads,
+        work_stealing: p.work_stealing,
         upgrade_sock: p.upgrade_sock.clone(),
         grace_period_seconds: Some(p.grace_period_secs),
         graceful_shutdown_timeout_seconds: Some(5),
@@ -152,6 +153,9 @@ fn main() -> ExitCode {
         tenants: tenants.clone(),
         upstreams,
         limits: limits.clone(),
+        connections: proxy::connlimit::ConnectionSlots::new(p.max_connections_per_ip),
+        keepalive_secs: p.keepalive_timeout_secs,
+        client_read_timeout: Duration::from_secs(p.client_read_timeout_secs),
         edge_secret,
         trusted: parse_trusted(&p.trusted_proxies),
         tls_enabled,

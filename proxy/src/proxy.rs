@@ -20,6 +20,7 @@ use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
 use http::{HeaderName, HeaderValue};
 
+use crate::connlimit::{ConnectionSlot, ConnectionSlots};
 use crate::host::{HostRouter, Route};
 use crate::metrics;
 use crate::pages::{self, Page};
@@ -66,6 +67,8 @@ pub struct Ctx {
     tries: usize,
     upstream: Option<pingora::protocols::l4::socket::SocketAddr>,
     upstream_started: Option<Instant>,
+    /// This connection's place in its IP's connection count, carried across keep-alive requests.
+    slot: Option<Arc<ConnectionSlot>>,
 }
 
 /// The edge's configuration and shared parts.
@@ -74,6 +77,11 @@ pub struct EdgeProxy {
     pub tenants: Arc<TenantResolver>,
     pub upstreams: Arc<LoadBalancer<RoundRobin>>,
     pub limits: Arc<Limits>,
+    pub connections: Arc<ConnectionSlots>,
+    /// Idle keep-alive connections close after this many seconds (Pingora keeps them forever).
+    pub keepalive_secs: u64,
+    /// Longest wait for more bytes of a request from the client.
+    pub client_read_timeout: Duration,
     /// Parsed once at start-up (validated as a header value there).
     pub edge_secret: http::HeaderValue,
     pub trusted: Vec<(IpAddr, u8)>,
@@ -255,12 +263,26 @@ impl ProxyHttp for EdgeProxy {
             tries: 0,
             upstream: None,
             upstream_started: None,
+            slot: None,
         }
+    }
+
+    fn persist_connection_context(&self, _session: &Session, ctx: &Ctx) -> Option<Box<dyn std::any::Any + Send + Sync>> {
+        ctx.slot.clone().map(|slot| Box::new(slot) as Box<dyn std::any::Any + Send + Sync>)
+    }
+
+    fn on_connection_reuse(&self, _session: &mut Session, ctx: &mut Ctx, prev: Box<dyn std::any::Any + Send + Sync>) {
+        ctx.slot = prev.downcast::<Arc<ConnectionSlot>>().ok().map(|b| *b);
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         ctx.tls = session.digest().is_some_and(|d| d.ssl_digest.is_some());
         ctx.client_ip = self.client_ip(session);
+        // Pingora keeps an HTTP/1.1 connection open forever unless the client asks otherwise.
+        if session.get_keepalive().is_some_and(|t| t == 0 || t > self.keepalive_secs) {
+            session.set_keepalive(Some(self.keepalive_secs));
+        }
+        session.set_read_timeout(Some(self.client_read_timeout));
         let req = session.req_header();
         ctx.request_id = match req.headers.get(hdr::REQUEST_ID) {
             Some(v) if v.to_str().is_ok_and(valid_request_id) => v.clone(),
@@ -299,6 +321,17 @@ impl ProxyHttp for EdgeProxy {
             let pq = session.req_header().uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
             let page = Page { content_type: "text/plain", body: String::new() };
             return self.respond(session, ctx, 301, page, &[(http::header::LOCATION, format!("https://{host}{pq}"))]).await;
+        }
+        if let (None, Some(ip)) = (&ctx.slot, ctx.client_ip) {
+            match self.connections.acquire(ip) {
+                Some(slot) => ctx.slot = Some(slot),
+                None => {
+                    metrics::CONNECTIONS_REFUSED.inc();
+                    let page = self.error_page(session, "too_many_connections", "Slow down", "Too many open connections from your address; close some and try again.");
+                    session.set_keepalive(None);
+                    return self.respond(session, ctx, 429, page, &[(http::header::RETRY_AFTER, "1".into())]).await;
+                }
+            }
         }
         if let Some(ip) = ctx.client_ip {
             if let Err(refused) = self.limits.check(ip, is_login) {

@@ -31,11 +31,12 @@ struct Options {
     rate: u32,
     cert_dir: Option<PathBuf>,
     upgrade_sock: Option<PathBuf>,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None }
+        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, env: Vec::new() }
     }
 }
 
@@ -65,6 +66,7 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
     if let Some(dir) = &o.cert_dir {
         cmd.env("BASECOMMERCE_PROXY__TLS_CERT_DIR", dir);
     }
+    cmd.envs(o.env.iter().map(|(k, v)| (*k, v.as_str())));
     let child = cmd.spawn().unwrap();
     let p = Proxy { child, http, https: o.cert_dir.as_ref().map(|_| https) };
     let client = reqwest::Client::new();
@@ -267,6 +269,153 @@ async fn verbatim_targets_get_the_same_header_rewrite() {
         assert!(head.contains("x-forwarded-for: 127.0.0.1") && !head.contains("6.6.6.6"), "{head}");
     }
     assert!(heads[0].starts_with("GET /abs?x=1 ") || heads[0].starts_with("GET http://acme.example.com/abs?x=1 "), "{}", heads[0]);
+}
+
+/// One HTTP/1.1 request on an open connection; returns the response head and body (the body
+/// read by Content-Length).
+async fn exchange(conn: &mut tokio::net::TcpStream, host: &str, path: &str) -> (String, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n").as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = conn.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "connection closed mid-body");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return (head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string());
+        }
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed before a response: {}", String::from_utf8_lossy(&buf));
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A connection from a chosen loopback address (Linux routes all of 127/8 to lo).
+async fn connect_from(src: &str, to: SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{src}:0").parse().unwrap()).unwrap();
+    socket.connect(to).await.unwrap()
+}
+
+#[tokio::test]
+async fn connections_per_ip_are_capped_and_idle_ones_closed() {
+    use tokio::io::AsyncReadExt;
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let env = vec![("BASECOMMERCE_PROXY__MAX_CONNECTIONS_PER_IP", "3".to_string()), ("BASECOMMERCE_PROXY__KEEPALIVE_TIMEOUT_SECS", "2".to_string())];
+    let p = proxy(&stack, Options { env, ..Default::default() }).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let mut conn = connect_from("127.0.0.1", p.http).await;
+        let (head, _) = exchange(&mut conn, "acme.example.com", "/tenant.json").await;
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        held.push(conn);
+    }
+    // A fourth open connection from the same address is refused, and closed by the edge.
+    let mut extra = connect_from("127.0.0.1", p.http).await;
+    let (head, body) = exchange(&mut extra, "acme.example.com", "/tenant.json").await;
+    assert!(head.starts_with("HTTP/1.1 429"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("retry-after: 1"), "{head}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "too_many_connections");
+    assert_eq!(extra.read(&mut [0u8; 16]).await.unwrap(), 0, "the refused connection is closed");
+    // Requests on the held connections go on; another address is not affected.
+    let (head, _) = exchange(&mut held[0], "acme.example.com", "/tenant.json").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "kept-alive connections keep working: {head}");
+    let mut other = connect_from("127.0.0.2", p.http).await;
+    let (head, _) = exchange(&mut other, "acme.example.com", "/tenant.json").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    // Closing one frees its place.
+    drop(held.pop());
+    eventually(WAIT, "a place freed by a closed connection", || async {
+        let mut conn = connect_from("127.0.0.1", p.http).await;
+        let (head, _) = exchange(&mut conn, "acme.example.com", "/tenant.json").await;
+        head.starts_with("HTTP/1.1 200").then_some(())
+    })
+    .await;
+    // Idle keep-alive connections are closed by the edge (Pingora alone would keep them).
+    for conn in &mut held {
+        let n = tokio::time::timeout(WAIT, conn.read(&mut [0u8; 16])).await.expect("idle connection closed by the edge").unwrap_or(0);
+        assert_eq!(n, 0);
+    }
+}
+
+/// A WebSocket upgrade goes through with the tenant headers set, and after the 101 the edge
+/// relays bytes both ways untouched.
+#[tokio::test]
+async fn websocket_upgrades_pass_through() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let log = heads.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let end = loop {
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break end;
+                    }
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                log.lock().unwrap().push(head.clone());
+                if !head.contains("upgrade: websocket") {
+                    // The edge's TCP health check, or a plain request.
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
+                    return;
+                }
+                s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n").await.unwrap();
+                let mut rest = buf[end + 4..].to_vec();
+                loop {
+                    if !rest.is_empty() {
+                        s.write_all(&rest).await.unwrap();
+                        rest.clear();
+                    }
+                    let n = s.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    rest.extend_from_slice(&chunk[..n]);
+                }
+            });
+        }
+    });
+    let p = proxy(&stack, Options { upstream: Some(upstream), ..Default::default() }).await;
+    let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    conn.write_all(b"GET /ws HTTP/1.1\r\nHost: acme.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Tenant-Slug: evil\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "closed before the 101");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&buf).to_string();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for message in [&b"\x81\x05hello"[..], &b"\x82\x03\x00\xff\x10"[..]] {
+        conn.write_all(message).await.unwrap();
+        let mut echoed = vec![0u8; message.len()];
+        conn.read_exact(&mut echoed).await.unwrap();
+        assert_eq!(echoed, message, "bytes after the upgrade are relayed untouched");
+    }
+    let upgrade = heads.lock().unwrap().iter().find(|h| h.contains("upgrade: websocket")).cloned().expect("the upgrade reached the upstream");
+    assert!(upgrade.contains("x-tenant-slug: acme") && !upgrade.contains("evil"), "{upgrade}");
+    assert!(upgrade.contains("connection: upgrade"), "{upgrade}");
 }
 
 #[tokio::test]
