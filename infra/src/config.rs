@@ -155,6 +155,10 @@ pub struct VerticalSettings {
     /// Origins (`https://shop.example.com`) of front-ends elsewhere allowed to call the API
     /// with credentials (CORS). Empty: none. No wildcard.
     pub cors_origins: Vec<String>,
+    /// How long the vertical reuses a tenant's row without asking PostgreSQL again. Changes
+    /// announced on Redis drop the entry at once; this bounds staleness when Redis is away.
+    /// 0 turns the cache off.
+    pub tenant_cache_ttl_ms: u64,
 }
 
 impl Default for VerticalSettings {
@@ -164,6 +168,7 @@ impl Default for VerticalSettings {
             max_body_bytes: 1024 * 1024,
             secure_cookies: true,
             cors_origins: Vec::new(),
+            tenant_cache_ttl_ms: 1000,
         }
     }
 }

@@ -105,45 +105,19 @@ impl TenantResolver {
 
     /// Keeps the cache in step with tenant changes announced on Redis, reconnecting forever.
     pub async fn follow_changes(self: Arc<Self>, redis_url: infra::Secret, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-        use futures_util::StreamExt;
-        let mut delay = Duration::from_millis(200);
-        loop {
-            let subscribed = async {
-                let client = redis::Client::open(redis_url.expose())?;
-                let mut pubsub = client.get_async_pubsub().await?;
-                pubsub.subscribe(infra::redis::TENANT_CHANGES_CHANNEL).await?;
-                Ok::<_, redis::RedisError>(pubsub)
-            }
-            .await;
-            match subscribed {
-                Ok(mut pubsub) => {
-                    delay = Duration::from_millis(200);
-                    self.invalidate_all();
-                    tracing::info!("following tenant changes on redis");
-                    let mut messages = pubsub.on_message();
-                    loop {
-                        tokio::select! {
-                            m = messages.next() => match m {
-                                Some(msg) => {
-                                    let slug: String = msg.get_payload().unwrap_or_default();
-                                    tracing::info!(tenant = %slug, "tenant changed: cache entry dropped");
-                                    self.invalidate(&slug).await;
-                                }
-                                None => break,
-                            },
-                            _ = shutdown.changed() => return,
-                        }
-                    }
-                    tracing::warn!("tenant-change subscription lost; reconnecting");
+        let on_change = |slug: Option<String>| {
+            let me = self.clone();
+            async move {
+                match slug {
+                    Some(slug) => me.invalidate(&slug).await,
+                    None => me.invalidate_all(),
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot subscribe to tenant changes yet"),
             }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return,
-            }
-            delay = (delay * 2).min(Duration::from_secs(5));
-        }
+        };
+        infra::redis::follow_tenant_changes(redis_url, on_change, async move {
+            let _ = shutdown.changed().await;
+        })
+        .await;
     }
 }
 

@@ -69,7 +69,9 @@ impl Patch {
 pub async fn one_row(state: &crate::state::AppState, tenant: &crate::domain::tenant::Tenant, sql: &str, id: uuid::Uuid, what: &str) -> crate::error::ApiResult<tokio_postgres::Row> {
     let mut client = state.pool.get().await?;
     let tx = infra::db::tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx.query_opt(sql, &[&id, &tenant.id]).await?.ok_or_else(|| crate::error::ApiError::not_found(what))?;
+    // Prepared once per connection: an unprepared statement costs a second round trip.
+    let stmt = tx.prepare_cached(sql).await?;
+    let row = tx.query_opt(&stmt, &[&id, &tenant.id]).await?.ok_or_else(|| crate::error::ApiError::not_found(what))?;
     tx.commit().await?;
     Ok(row)
 }

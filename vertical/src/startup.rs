@@ -55,7 +55,14 @@ impl Application {
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
 
         let redis = Arc::new(OnceCell::new());
-        tokio::spawn(connect_redis(redis_url, redis.clone()));
+        tokio::spawn(connect_redis(redis_url.clone(), redis.clone()));
+        let tenants = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_millis(settings.vertical.tenant_cache_ttl_ms.max(1)))
+            .build();
+        if settings.vertical.tenant_cache_ttl_ms > 0 {
+            tokio::spawn(follow_tenant_changes(redis_url, tenants.clone()));
+        }
 
         let state = AppState {
             tokens: TokenKeys::new(jwt.expose(), settings.auth.access_token_ttl_secs),
@@ -63,6 +70,7 @@ impl Application {
             dummy_password_hash: password::dummy_hash().await,
             files: infra::files::LocalDisk::new(&settings.files.dir),
             upload_slots: Default::default(),
+            tenants,
             pool,
             redis,
             settings,
@@ -122,6 +130,19 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Drops cached tenant rows when the admin CLI announces a change (all of them after a
+/// reconnect, when announcements may have been missed). Lives as long as the runtime.
+async fn follow_tenant_changes(url: infra::Secret, tenants: moka::sync::Cache<String, crate::domain::tenant::Tenant>) {
+    let on_change = |slug: Option<String>| {
+        match slug {
+            Some(slug) => tenants.invalidate(&slug),
+            None => tenants.invalidate_all(),
+        }
+        std::future::ready(())
+    };
+    infra::redis::follow_tenant_changes(url, on_change, std::future::pending()).await;
 }
 
 async fn connect_redis(url: infra::Secret, cell: Arc<OnceCell<redis::aio::ConnectionManager>>) {

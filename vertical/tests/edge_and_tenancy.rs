@@ -54,6 +54,20 @@ async fn readiness_reports_a_schema_that_is_not_migrated() {
     assert_eq!(migrations["ok"], false, "{body}");
 }
 
+/// Polls `path` of tenant acme until it answers `expected` (a tenant change reaches the
+/// vertical's cache through Redis); gives up after 30 s.
+async fn until_status(app: &TestApp, token: &str, path: &str, expected: StatusCode) {
+    let start = std::time::Instant::now();
+    loop {
+        let (s, _) = app.call(Method::GET, "acme", token, path, None).await;
+        if s == expected {
+            return;
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "{path} never answered {expected}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn unknown_invalid_and_suspended_tenants_are_refused() {
     let app = TestApp::spawn().await;
@@ -66,7 +80,12 @@ async fn unknown_invalid_and_suspended_tenants_are_refused() {
     let resp = app.http.get(app.url("/tenant.json")).header("x-basecommerce-edge", &app.edge_secret).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no tenant header");
 
+    // The tenant row is cached (vertical.tenant_cache_ttl_ms); the admin's announcement on
+    // Redis drops it, so the suspension shows without waiting for the entry to expire.
+    let (s, _) = app.call(Method::GET, "acme", &token, "/tenant.json", None).await;
+    assert_eq!(s, StatusCode::OK, "cached while active");
     app.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Suspended).await.unwrap();
+    until_status(&app, &token, "/tenant.json", StatusCode::FORBIDDEN).await;
     for path in ["/tenant.json", "/auth/me", "/api/v1/users"] {
         let (s, body) = app.call(Method::GET, "acme", &token, path, None).await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
@@ -76,8 +95,7 @@ async fn unknown_invalid_and_suspended_tenants_are_refused() {
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     app.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Active).await.unwrap();
-    let (s, _) = app.call(Method::GET, "acme", &token, "/auth/me", None).await;
-    assert_eq!(s, StatusCode::OK);
+    until_status(&app, &token, "/auth/me", StatusCode::OK).await;
 }
 
 #[tokio::test]

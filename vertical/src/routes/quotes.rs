@@ -220,16 +220,15 @@ pub async fn insert_items(tx: &Transaction<'_>, table: &str, parent_column: &str
 
 /// Lines of a quote or order, in position order, with product code and name.
 pub async fn load_items(tx: &Transaction<'_>, table: &str, parent_column: &str, tenant_id: Uuid, parent_id: Uuid) -> ApiResult<Vec<LineItem>> {
-    let rows = tx
-        .query(
-            &format!(
-                "SELECT i.id, i.product_id, p.code, p.name, p.unit, i.quantity, i.unit_price, i.discount_percent, i.total \
-                 FROM {table} i JOIN products p ON p.id = i.product_id AND p.tenant_id = i.tenant_id \
-                 WHERE i.{parent_column} = $1 AND i.tenant_id = $2 ORDER BY i.position"
-            ),
-            &[&parent_id, &tenant_id],
-        )
+    // Prepared once per connection: an unprepared statement costs a second round trip.
+    let stmt = tx
+        .prepare_cached(&format!(
+            "SELECT i.id, i.product_id, p.code, p.name, p.unit, i.quantity, i.unit_price, i.discount_percent, i.total \
+             FROM {table} i JOIN products p ON p.id = i.product_id AND p.tenant_id = i.tenant_id \
+             WHERE i.{parent_column} = $1 AND i.tenant_id = $2 ORDER BY i.position"
+        ))
         .await?;
+    let rows = tx.query(&stmt, &[&parent_id, &tenant_id]).await?;
     Ok(rows
         .iter()
         .map(|r| LineItem {
@@ -248,7 +247,8 @@ pub async fn load_items(tx: &Transaction<'_>, table: &str, parent_column: &str, 
 
 /// A quote with its items, if it is this tenant's.
 pub async fn load(tx: &Transaction<'_>, tenant_id: Uuid, id: Uuid) -> ApiResult<Option<Quote>> {
-    let Some(row) = tx.query_opt(&format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2"), &[&id, &tenant_id]).await? else {
+    let stmt = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2")).await?;
+    let Some(row) = tx.query_opt(&stmt, &[&id, &tenant_id]).await? else {
         return Ok(None);
     };
     let items = load_items(tx, "quote_items", "quote_id", tenant_id, id).await?;
