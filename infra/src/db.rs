@@ -134,6 +134,28 @@ pub async fn tenant_transaction(client: &mut PooledClient, tenant_id: Uuid) -> R
     Ok(tx)
 }
 
+/// A read-only tenant transaction in one round trip: `BEGIN READ ONLY` with the tenant binding,
+/// the statements, and `COMMIT` are sent together and run in order by the server, where
+/// [`tenant_transaction`] waits for each (four round trips for one query). Row-level security
+/// sees the tenant exactly as there; if the binding failed, the transaction is aborted and the
+/// statements fail rather than run unbound. Every message is queued in the first poll, so a
+/// request dropped half-way still leaves the connection outside a transaction. Statements
+/// must be prepared beforehand (`prepare_cached`). Returns each statement's rows.
+pub async fn tenant_read(client: &PooledClient, tenant_id: Uuid, queries: &[(&tokio_postgres::Statement, &[&(dyn tokio_postgres::types::ToSql + Sync)])]) -> Result<Vec<Vec<tokio_postgres::Row>>, DbError> {
+    // A Uuid renders as hex and dashes only: nothing to escape in the literal.
+    let begin = format!("BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant_id}', true)");
+    // futures' join polls in order, so the messages go out in this order.
+    let (began, rows, committed) = futures_util::join!(
+        client.batch_execute(&begin),
+        futures_util::future::join_all(queries.iter().map(|(stmt, params)| client.query(*stmt, params))),
+        client.batch_execute("COMMIT"),
+    );
+    began?;
+    let rows = rows.into_iter().collect::<Result<Vec<_>, _>>()?;
+    committed?;
+    Ok(rows)
+}
+
 /// A dedicated connection (outside the pool) that LISTENs on `channel`: each notification
 /// becomes a `()` on the receiver, and the receiver closes when the connection is lost — the
 /// caller then reconnects. Session state (advisory locks) lives exactly as long as it.

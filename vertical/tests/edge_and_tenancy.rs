@@ -188,3 +188,39 @@ async fn row_level_security_blocks_a_query_that_forgets_its_tenant_filter() {
     let msg = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
     assert!(msg.contains("permission denied"), "{msg}");
 }
+
+/// `tenant_read` pipelines BEGIN, the tenant binding, the reads and COMMIT: it must bind the
+/// tenant like a tenant transaction, refuse writes, and never hand the connection back inside a
+/// transaction, not even when the request is dropped half-way.
+#[tokio::test]
+async fn pipelined_reads_see_only_their_tenant_and_leave_no_transaction_open() {
+    use futures_util::FutureExt;
+    let app = TestApp::spawn().await;
+    let a = app.tenant("alpha").await;
+    let b = app.tenant("beta").await;
+    app.user("beta", "second@beta.test", basecommerce_vertical::domain::user::Role::Seller).await;
+    let pool = infra::db::pool(&infra::Secret::new(app.db.app_url.clone()), &infra::Settings::default().database, 1).unwrap();
+    let client = pool.get().await.unwrap();
+    let emails = client.prepare_cached("SELECT email FROM users ORDER BY email").await.unwrap();
+    let rows = infra::db::tenant_read(&client, a.id, &[(&emails, &[])]).await.unwrap();
+    assert_eq!(rows[0].iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>(), vec![a.admin_email.clone()]);
+    let rows = infra::db::tenant_read(&client, b.id, &[(&emails, &[]), (&emails, &[])]).await.unwrap();
+    assert_eq!((rows[0].len(), rows[1].len()), (2, 2), "each statement's rows, beta's only");
+    assert_eq!(outside(&client).await, ("off".to_string(), None), "committed: no transaction, no tenant left on the connection");
+
+    let write = client.prepare_cached("INSERT INTO clients (tenant_id, kind, name, document) VALUES ($1, 'company', 'Sneaky', '1')").await.unwrap();
+    let err = infra::db::tenant_read(&client, a.id, &[(&write, &[&a.id])]).await.unwrap_err();
+    assert!(err.to_string().contains("read-only"), "{err}");
+    assert_eq!(outside(&client).await, ("off".to_string(), None));
+
+    // Polled once (every message queued), then dropped like a request whose client went away.
+    assert!(infra::db::tenant_read(&client, a.id, &[(&emails, &[])]).now_or_never().is_none());
+    assert_eq!(outside(&client).await, ("off".to_string(), None), "the queued COMMIT still ran");
+}
+
+/// Whether `client` is inside a read-only transaction, and the tenant bound on it.
+async fn outside(client: &infra::db::PooledClient) -> (String, Option<String>) {
+    let read_only: String = client.query_one("SHOW transaction_read_only", &[]).await.unwrap().get(0);
+    let bound: Option<String> = client.query_one("SELECT nullif(current_setting('app.tenant_id', true), '')", &[]).await.unwrap().get(0);
+    (read_only, bound)
+}

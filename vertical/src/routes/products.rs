@@ -127,17 +127,16 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let search = validate::search_pattern(&q);
     let active = validate::query_bool(&q, "active")?;
     let (t, id) = params.keyset();
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let stmt = tx
+    let client = state.pool.get().await?;
+    let stmt = client
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM products WHERE tenant_id = $1 \
              AND ($2::text IS NULL OR code ILIKE $2 OR name ILIKE $2) AND ($3::bool IS NULL OR active = $3) \
              AND ($4::timestamptz IS NULL OR (created_at, id) < ($4, $5)) ORDER BY created_at DESC, id DESC LIMIT $6"
         ))
         .await?;
-    let rows = tx.query(&stmt, &[&tenant.id, &search, &active, &t, &id, &(params.limit + 1)]).await?;
-    tx.commit().await?;
+    let limit = params.limit + 1;
+    let rows = infra::db::tenant_read(&client, tenant.id, &[(&stmt, &[&tenant.id, &search, &active, &t, &id, &limit])]).await?.pop().unwrap_or_default();
     let items = rows.iter().map(from_row).collect();
     Ok(json(StatusCode::OK, &params.page(items, |p: &Product| Cursor { t: p.created_at, id: p.id })))
 }

@@ -219,30 +219,34 @@ pub async fn insert_items(tx: &Transaction<'_>, table: &str, parent_column: &str
 }
 
 /// Lines of a quote or order, in position order, with product code and name.
+/// Line items of `table` (quote or order items) by their parent, in position order.
+fn items_sql(table: &str, parent_column: &str) -> String {
+    format!(
+        "SELECT i.id, i.product_id, p.code, p.name, p.unit, i.quantity, i.unit_price, i.discount_percent, i.total \
+         FROM {table} i JOIN products p ON p.id = i.product_id AND p.tenant_id = i.tenant_id \
+         WHERE i.{parent_column} = $1 AND i.tenant_id = $2 ORDER BY i.position"
+    )
+}
+
+fn item_from_row(r: &tokio_postgres::Row) -> LineItem {
+    LineItem {
+        id: r.get(0),
+        product_id: r.get(1),
+        product_code: r.get(2),
+        product_name: r.get(3),
+        unit: r.get(4),
+        quantity: r.get(5),
+        unit_price: r.get(6),
+        discount_percent: r.get(7),
+        total: r.get(8),
+    }
+}
+
 pub async fn load_items(tx: &Transaction<'_>, table: &str, parent_column: &str, tenant_id: Uuid, parent_id: Uuid) -> ApiResult<Vec<LineItem>> {
     // Prepared once per connection: an unprepared statement costs a second round trip.
-    let stmt = tx
-        .prepare_cached(&format!(
-            "SELECT i.id, i.product_id, p.code, p.name, p.unit, i.quantity, i.unit_price, i.discount_percent, i.total \
-             FROM {table} i JOIN products p ON p.id = i.product_id AND p.tenant_id = i.tenant_id \
-             WHERE i.{parent_column} = $1 AND i.tenant_id = $2 ORDER BY i.position"
-        ))
-        .await?;
+    let stmt = tx.prepare_cached(&items_sql(table, parent_column)).await?;
     let rows = tx.query(&stmt, &[&parent_id, &tenant_id]).await?;
-    Ok(rows
-        .iter()
-        .map(|r| LineItem {
-            id: r.get(0),
-            product_id: r.get(1),
-            product_code: r.get(2),
-            product_name: r.get(3),
-            unit: r.get(4),
-            quantity: r.get(5),
-            unit_price: r.get(6),
-            discount_percent: r.get(7),
-            total: r.get(8),
-        })
-        .collect())
+    Ok(rows.iter().map(item_from_row).collect())
 }
 
 /// A quote with its items, if it is this tenant's.
@@ -438,11 +442,13 @@ pub async fn transition(state: &AppState, tenant: &Tenant, id: Uuid, action: Quo
 #[utoipa::path(get, path = "/api/v1/quotes/{id}", tag = "quotes", params(("id" = Uuid, Path)),
     responses((status = 200, body = Quote), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn get(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<HttpResponse> {
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let quote = load(&tx, tenant.id, id).await?.ok_or_else(|| ApiError::not_found("quote"))?;
-    tx.commit().await?;
-    Ok(json(StatusCode::OK, &quote))
+    let client = state.pool.get().await?;
+    let quote_stmt = client.prepare_cached(&format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2")).await?;
+    let items_stmt = client.prepare_cached(&items_sql("quote_items", "quote_id")).await?;
+    let mut rows = infra::db::tenant_read(&client, tenant.id, &[(&quote_stmt, &[&id, &tenant.id]), (&items_stmt, &[&id, &tenant.id])]).await?.into_iter();
+    let (quote, items) = (rows.next().unwrap_or_default(), rows.next().unwrap_or_default());
+    let row = quote.first().ok_or_else(|| ApiError::not_found("quote"))?;
+    Ok(json(StatusCode::OK, &from_row(row, items.iter().map(item_from_row).collect())?))
 }
 
 /// Quotes, newest first, without items; filter by status, client and creation period.
