@@ -3,6 +3,7 @@
 # (tenant check on, cache warm), through nginx configured equivalently (map on $host →
 # X-Tenant-Slug, keepalive upstream), and through Caddy — all on loopback, same wrk settings, in
 # one run. Prints a table with ratios and writes bench/results/edge-<date>.json.
+# BENCH_PROXY_ENV="BASECOMMERCE_PROXY__WORK_STEALING=false" tries proxy settings.
 #   ./bench/edge.sh [duration_seconds=10] [connections=64]
 source "$(dirname "$0")/lib.sh"
 duration=${1:-10}; conns=${2:-64}
@@ -10,7 +11,7 @@ need wrk:wrk nginx:nginx-light caddy:caddy
 build
 start_backing_services
 
-backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port); p_caddy=$(free_port)
+backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port); p_caddy=$(free_port); p_naive=$(free_port)
 mkdir -p "$work/nginx"
 cat > "$work/nginx/nginx.conf" <<NGINX
 worker_processes 2;
@@ -52,9 +53,13 @@ caddy run --config "$work/Caddyfile" --adapter caddyfile >/dev/null 2>&1 & pids+
 BASECOMMERCE_PROXY__HTTP_LISTEN="127.0.0.1:$p_bc" BASECOMMERCE_PROXY__BASE_DOMAINS="[bench.test]" \
 BASECOMMERCE_PROXY__UPSTREAMS="[127.0.0.1:$backend]" BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE=1000000000 \
 BASECOMMERCE_PROXY__METRICS_LISTEN="127.0.0.1:$(free_port)" BASECOMMERCE_PROXY__UPGRADE_SOCK="$work/upgrade.sock" \
-BASECOMMERCE_PROXY__THREADS="$cores" BASECOMMERCE_LOG__LEVEL=warn "$bin/basecommerce-proxy" >/dev/null 2>"$work/proxy.err" & pids+=($!)
+BASECOMMERCE_PROXY__THREADS="$cores" BASECOMMERCE_LOG__LEVEL=warn env ${BENCH_PROXY_ENV:-} "$bin/basecommerce-proxy" >/dev/null 2>"$work/proxy.err" & pids+=($!)
+
+# The smallest Pingora proxy doing the same (proxy/examples/naive_edge.rs): Pingora's own floor.
+THREADS="$cores" "$bin/examples/naive_edge" "127.0.0.1:$p_naive" "127.0.0.1:$backend" >/dev/null 2>&1 & pids+=($!)
 
 wait_http "http://127.0.0.1:$backend/"
+wait_http -H "Host: acme.bench.test" "http://127.0.0.1:$p_naive/"
 wait_http -H "Host: acme.bench.test" "http://127.0.0.1:$p_nginx/"
 wait_http "http://127.0.0.1:$p_caddy/" -H "Host: acme.bench.test"
 wait_http -H "Host: acme.bench.test" "http://127.0.0.1:$p_bc/"
@@ -69,10 +74,11 @@ run() { # name port -> "rps p50_ms p99_ms"
   echo "$1 $rps $(to_ms "$p50") $(to_ms "$p99") $non2xx"
 }
 # Warm: the tenant lookup happens once, then the cache answers.
-for port in $p_bc $p_nginx $p_caddy $backend; do wrk -t1 -c4 -d1s -H "Host: acme.bench.test" "http://127.0.0.1:$port/" >/dev/null; done
+for port in $p_bc $p_naive $p_nginx $p_caddy $backend; do wrk -t1 -c4 -d1s -H "Host: acme.bench.test" "http://127.0.0.1:$port/" >/dev/null; done
 results=()
 results+=("$(run direct "$backend")")
 results+=("$(run basecommerce-proxy "$p_bc")")
+results+=("$(run naive-pingora "$p_naive")")
 results+=("$(run nginx "$p_nginx")")
 results+=("$(run caddy "$p_caddy")")
 
