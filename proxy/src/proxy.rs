@@ -231,7 +231,7 @@ impl ProxyHttp for EdgeProxy {
             }
         }
 
-        let state = match self.router.route(&ctx.host) {
+        let looked_up = match self.router.route(&ctx.host) {
             Route::Platform => {
                 if let Some(url) = &self.landing_redirect {
                     let page = Page { content_type: "text/plain", body: String::new() };
@@ -242,11 +242,18 @@ impl ProxyHttp for EdgeProxy {
             Route::Invalid => Ok(TenantState::Unknown),
             Route::Tenant(slug) => self.tenants.by_slug(&slug).await,
             Route::CustomDomain(host) => self.tenants.by_domain(&host).await,
-        }
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "tenant lookup failed");
-            TenantState::Unknown
-        });
+        };
+        let state = match looked_up {
+            Ok(state) => state,
+            Err(e) => {
+                // The database is away (a restart, a failover): the store exists as far as
+                // anyone knows, so say "try again" rather than "no such store" — a 404 would
+                // tell browsers, crawlers and API clients that the store is gone.
+                tracing::error!(error = %e, "tenant lookup failed");
+                let page = self.error_page(session, "upstream_unavailable", "Temporarily unavailable", "The store is restarting or overloaded; try again in a moment.");
+                return self.respond(session, ctx, 503, page, &[("retry-after", "1".to_string())]).await;
+            }
+        };
         match state {
             TenantState::Active(slug) => {
                 ctx.tenant = Some(slug);

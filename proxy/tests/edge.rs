@@ -31,11 +31,13 @@ struct Options {
     rate: u32,
     cert_dir: Option<PathBuf>,
     upgrade_sock: Option<PathBuf>,
+    /// Overrides the database the proxy looks tenants up in.
+    database_url: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None }
+        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, database_url: None }
     }
 }
 
@@ -64,6 +66,9 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
         .stderr(Stdio::inherit());
     if let Some(dir) = &o.cert_dir {
         cmd.env("BASECOMMERCE_PROXY__TLS_CERT_DIR", dir);
+    }
+    if let Some(url) = &o.database_url {
+        cmd.env("BASECOMMERCE_DATABASE__URL", url);
     }
     let child = cmd.spawn().unwrap();
     let p = Proxy { child, http, https: o.cert_dir.as_ref().map(|_| https) };
@@ -250,6 +255,22 @@ async fn no_healthy_upstream_is_a_503_page() {
     .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
+}
+
+#[tokio::test]
+async fn a_failed_tenant_lookup_is_a_503_to_retry_not_a_missing_store() {
+    // Regression: with PostgreSQL away (a restart), hosts not in the cache were answered
+    // 404 "Store not found", as if the store did not exist.
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let nowhere = format!("postgres://bc_app@127.0.0.1:{}/none?sslmode=disable", harness::free_port());
+    let p = proxy(&stack, Options { database_url: Some(nowhere), ..Default::default() }).await;
+    for host in ["acme.example.com", "nosuch.example.com"] {
+        let (s, h, body) = get(&p, host, "/tenant.json", &[("accept", "application/json")]).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{host}: {body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
+        assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    }
 }
 
 struct Ca {
