@@ -199,6 +199,10 @@ struct Tally {
     latencies_ms: Mutex<[Vec<u32>; 4]>,
     /// A few error samples per phase for the report.
     samples: Mutex<[Vec<String>; 4]>,
+    /// Error kinds (status or "transport") per phase.
+    kinds: Mutex<[BTreeMap<String, u64>; 4]>,
+    /// Errors while each fault was being injected or recovered from.
+    per_fault: Mutex<BTreeMap<String, u64>>,
     abuse_sent: AtomicU64,
     abuse_429: AtomicU64,
     abuse_429_without_retry_after: AtomicU64,
@@ -209,6 +213,10 @@ struct Tally {
 struct Shared {
     proxy: SocketAddr,
     phase: AtomicUsize,
+    /// The fault being injected (or whose gap is running), for the error tally.
+    fault: Mutex<String>,
+    /// Users logged in and ready.
+    ready: AtomicUsize,
     stop: AtomicBool,
     tally: Tally,
     interval: Duration,
@@ -287,12 +295,16 @@ impl User {
                 if *s == StatusCode::TOO_MANY_REQUESTS {
                     t.limited[phase].fetch_add(1, Ordering::Relaxed);
                 }
-                Some(format!("{s} {}", b["error"]["code"].as_str().unwrap_or("")))
+                Some((s.as_u16().to_string(), format!("{s} {}", b["error"]["code"].as_str().unwrap_or(""))))
             }
-            Err(e) => Some(format!("transport: {e}")),
+            Err(e) => Some(("transport".to_string(), format!("transport: {e}"))),
         };
-        if let Some(p) = problem {
+        if let Some((kind, p)) = problem {
             t.errors[phase].fetch_add(1, Ordering::Relaxed);
+            *t.kinds.lock().unwrap()[phase].entry(kind).or_default() += 1;
+            if phase == Phase::Faults as usize {
+                *t.per_fault.lock().unwrap().entry(self.shared.fault.lock().unwrap().clone()).or_default() += 1;
+            }
             let mut samples = t.samples.lock().unwrap();
             if samples[phase].len() < 12 {
                 samples[phase].push(format!("{} {method} {path}: {p}", self.seed.slug));
@@ -381,6 +393,10 @@ impl User {
 
     async fn run(mut self) {
         self.login().await;
+        self.shared.ready.fetch_add(1, Ordering::SeqCst);
+        while self.shared.phase() == Phase::Setup {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         while !self.shared.stop.load(Ordering::SeqCst) {
             self.browse().await;
             let phase = self.shared.phase() as usize;
@@ -534,6 +550,8 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
             ("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE".into(), plan.rate_limit_per_minute().to_string()),
             ("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS".into(), "1".into()),
             ("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS".into(), "1".into()),
+            // Short, so tenant lookups (not only cache hits) happen while PostgreSQL restarts.
+            ("BASECOMMERCE_PROXY__TENANT_CACHE_TTL_SECS".into(), "2".into()),
         ],
         format!("http://{proxy_addr}/health"),
     ));
@@ -551,6 +569,8 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
     let shared = Arc::new(Shared {
         proxy: proxy_addr,
         phase: AtomicUsize::new(Phase::Setup as usize),
+        fault: Mutex::new(String::new()),
+        ready: AtomicUsize::new(0),
         stop: AtomicBool::new(false),
         tally: Tally::default(),
         interval: Duration::from_millis(1000 / plan.user_rps),
@@ -588,6 +608,10 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
     }
     let abuser = tokio::spawn(abuse(shared.clone(), format!("{}.{BASE_DOMAIN}", seeds[0].slug), plan.abuse_interval()));
 
+    // Every user logs in (50 logins at once: a login storm), then the soak starts.
+    eventually(Duration::from_secs(120), "every user logged in", || async { (shared.ready.load(Ordering::SeqCst) == TENANTS).then_some(()) }).await;
+    let after_logins: Vec<(String, u64)> = procs.lock().unwrap().iter().filter_map(|s| Some((s.name.clone(), rss_kib(s.pid()?)?))).collect();
+
     // Phase 1: soak.
     shared.set_phase(Phase::Soak);
     let soak_started = Instant::now();
@@ -597,29 +621,35 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
     // Phase 2: faults, one every `gap`, while the load continues.
     shared.set_phase(Phase::Faults);
     let faults_started = Instant::now();
-    let mut recoveries: Vec<(String, Duration)> = Vec::new();
+    // (fault, time until every affected service was healthy again, note)
+    let mut recoveries: Vec<(String, Duration, String)> = Vec::new();
     let down = Duration::from_secs(1);
+    let label = |what: &str| *shared.fault.lock().unwrap() = what.to_owned();
     for victim in ["worker-1", "relay", "vertical-1"] {
+        label(&format!("SIGKILL {victim}"));
         let t = Instant::now();
         with(&procs, victim, Service::kill9);
         tokio::time::sleep(down).await;
         with(&procs, victim, Service::spawn);
         wait_healthy(&probe_http, &procs, &[victim], &format!("{victim} healthy after SIGKILL")).await;
-        recoveries.push((format!("SIGKILL {victim} (restarted after {down:?})"), t.elapsed()));
+        recoveries.push((format!("SIGKILL {victim}"), t.elapsed(), format!("restarted {down:?} after the kill")));
         tokio::time::sleep(plan.gap).await;
     }
     let everything: Vec<&str> = name_refs.clone();
+    label("Redis restart");
     let t = Instant::now();
     tokio::task::block_in_place(|| servers.restart_redis()).expect("redis restarts");
     wait_healthy(&probe_http, &procs, &everything, "every service healthy after the Redis restart").await;
-    recoveries.push(("Redis restart".into(), t.elapsed()));
+    recoveries.push(("Redis restart".into(), t.elapsed(), "append-only file kept".into()));
     tokio::time::sleep(plan.gap).await;
+    label("PostgreSQL restart");
     let t = Instant::now();
     tokio::task::block_in_place(|| servers.restart_postgres()).expect("postgres restarts");
     wait_healthy(&probe_http, &procs, &everything, "every service healthy after the PostgreSQL restart").await;
-    recoveries.push(("PostgreSQL restart".into(), t.elapsed()));
+    recoveries.push(("PostgreSQL restart".into(), t.elapsed(), "fast shutdown: connections cut".into()));
     tokio::time::sleep(plan.gap).await;
     // The stream fills faster than it drains: both workers stopped while orders keep coming.
+    label("workers stopped");
     for w in ["worker-1", "worker-2"] {
         with(&procs, w, |s| s.signal("STOP"));
     }
@@ -630,7 +660,11 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
         with(&procs, w, |s| s.signal("CONT"));
     }
     eventually(Duration::from_secs(120), "the backlog drained", || async { stream_status(&stack).await.filter(|s| s.lag.unwrap_or(0) < 50).map(|_| ()) }).await;
-    recoveries.push((format!("workers stopped {:?}: backlog of {} undelivered + {} pending entries", plan.gap, backlog.0, backlog.1), t.elapsed()));
+    recoveries.push((
+        "workers stopped".into(),
+        t.elapsed(),
+        format!("SIGSTOP both for {:?}: {} entries undelivered, {} pending; time until the lag was under 50 after SIGCONT", plan.gap, backlog.0, backlog.1),
+    ));
     let faults_secs = faults_started.elapsed().as_secs_f64();
 
     // Phase 3: calm. Every service says it is healthy: users must see no errors at all again.
@@ -702,6 +736,8 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
 
     // --- memory: soak-phase samples only (faults restart processes).
     let samples = samples.lock().unwrap().clone();
+    let csv: String = samples.iter().map(|(p, n, k)| format!("{},{n},{k}\n", p.name())).collect();
+    let _ = std::fs::write(logs.join("rss.csv"), format!("phase,service,rss_kib\n{csv}"));
     let mut memory: BTreeMap<String, (u64, u64, u64, u64)> = BTreeMap::new(); // first-third mean, last-third mean, min, max (KiB)
     let mut leaks = Vec::new();
     for name in &names {
@@ -763,13 +799,22 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
         t.abuse_429.load(Ordering::Relaxed),
         t.abuse_429_without_retry_after.load(Ordering::Relaxed)
     );
-    let _ = writeln!(r, "| fault | healthy again after |\n|---|---|");
-    for (what, took) in &recoveries {
-        let _ = writeln!(r, "| {what} | {:.1} s |", took.as_secs_f64());
+    let per_fault = t.per_fault.lock().unwrap().clone();
+    let _ = writeln!(r, "| fault | recovered after | user errors in its window | note |\n|---|---|---|---|");
+    for (what, took, note) in &recoveries {
+        let _ = writeln!(r, "| {what} | {:.1} s | {} | {note} |", took.as_secs_f64(), per_fault.get(what).copied().unwrap_or(0));
     }
-    let _ = writeln!(r, "\n| service (soak phase) | RSS first third | RSS last third | min | max |\n|---|---|---|---|---|");
+    let kinds = t.kinds.lock().unwrap().clone();
+    for p in PHASES {
+        if !kinds[p as usize].is_empty() {
+            let _ = writeln!(r, "\nError statuses ({}): {:?}", p.name(), kinds[p as usize]);
+        }
+    }
+    let mib = |k: u64| k as f64 / 1024.0;
+    let _ = writeln!(r, "\n| service | RSS after the login storm | soak: first third | soak: last third | soak: min | soak: max |\n|---|---|---|---|---|---|");
     for (name, (first, last, min, max)) in &memory {
-        let _ = writeln!(r, "| {name} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB |", *first as f64 / 1024.0, *last as f64 / 1024.0, *min as f64 / 1024.0, *max as f64 / 1024.0);
+        let storm = after_logins.iter().find(|(n, _)| n == name).map_or(0.0, |(_, k)| mib(*k));
+        let _ = writeln!(r, "| {name} | {storm:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.1} MiB |", mib(*first), mib(*last), mib(*min), mib(*max));
     }
     let _ = writeln!(
         r,
@@ -801,6 +846,10 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
     assert!(t.requests[soak].load(Ordering::Relaxed) > 0, "no load ran");
     assert_eq!(t.errors[soak].load(Ordering::Relaxed), 0, "normal users saw errors during the soak: {:?}", err_samples[soak]);
     assert_eq!(t.errors[calm].load(Ordering::Relaxed), 0, "errors after every service reported healthy again: {:?}", err_samples[calm]);
+    // While a dependency is away, the only honest answers are "try again" (502/503/504) or a cut
+    // connection; a 404 or a 500 there would be a bug (e.g. "store not found" for a live store).
+    let wrong: Vec<(&String, &u64)> = kinds[Phase::Faults as usize].iter().filter(|(k, _)| !["502", "503", "504", "transport"].contains(&k.as_str())).collect();
+    assert!(wrong.is_empty(), "answers during the faults that are not 'try again': {wrong:?}; samples: {:?}", err_samples[Phase::Faults as usize]);
     for p in PHASES {
         assert_eq!(t.limited[p as usize].load(Ordering::Relaxed), 0, "a normal user was rate-limited in the {} phase", p.name());
     }
