@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,7 +30,7 @@ use harness::{KillOnDrop, Options, Services};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use stack::{eventually, Stack, PASSWORD};
+use stack::{eventually, rss_kib, workspace_binary as binary, Stack, PASSWORD};
 use uuid::Uuid;
 
 const TENANTS: usize = 50;
@@ -149,20 +149,6 @@ fn with<T>(services: &Procs, name: &str, f: impl FnOnce(&mut Service) -> T) -> T
     f(s)
 }
 
-/// Where cargo put the workspace's binaries: next to this test's own directory.
-fn binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the workspace's binaries first (`cargo build --workspace --bins`, with the same profile; \
-         `cargo test --workspace` does it)",
-        path.display()
-    );
-    path
-}
-
 async fn healthy(http: &reqwest::Client, url: &str) -> bool {
     matches!(http.get(url).timeout(Duration::from_secs(2)).send().await, Ok(r) if r.status() == StatusCode::OK)
 }
@@ -180,11 +166,6 @@ async fn wait_healthy(http: &reqwest::Client, services: &Procs, names: &[&str], 
     })
     .await;
     start.elapsed()
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 // ---------------------------------------------------------------------------------------------

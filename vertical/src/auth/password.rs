@@ -1,22 +1,66 @@
 //! Argon2id password hashing with OWASP's parameters (19 MiB, 2 passes, 1 lane).
 //!
-//! Hashing is CPU-bound (tens of milliseconds) and takes 19 MiB, so it runs on a few threads
-//! of its own (one per core), never on the async workers that serve other requests — nor on
-//! tokio's blocking pool: that pool runs hundreds of tasks at once on as many threads, and
-//! every thread that ever hashed keeps its 19 MiB in its own allocator arena afterwards. The
-//! soak test saw a burst of 50 logins leave each vertical at ~370–520 MiB instead of ~30 MiB
-//! (with a semaphore alone still ~370 MiB: the arenas, not the concurrency, keep the memory).
-//! On the hashing threads the same burst costs at most one buffer per core, reused; queued
-//! logins wait their turn, which on the CPU they would have done anyway.
+//! Hashing is CPU-bound (tens of milliseconds) and works in 19 MiB, so it runs on a few
+//! threads of its own (one per core), each reusing one working buffer — never on the async
+//! workers that serve other requests, nor on tokio's blocking pool. The soak test found that
+//! the obvious way (`spawn_blocking` + the argon2 crate's own per-hash allocation) leaves memory
+//! behind: every hash allocated a fresh, 64-byte-aligned 19 MiB that the allocator could not
+//! reuse, so each vertical grew by ~17 MiB per login up to ~240 MiB (and to ~500 MiB with
+//! concurrent logins spreading over many threads' arenas). Now a burst of logins costs one
+//! buffer per core, allocated once; queued logins wait their turn, which on the CPU they would
+//! have done anyway.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{rand_core::OsRng, Output, ParamsString, PasswordHash, Salt, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use std::cell::RefCell;
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, LazyLock, Mutex};
 
-fn hasher() -> Argon2<'static> {
-    let params = Params::new(19 * 1024, 2, 1, None).expect("static argon2 parameters are valid");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+fn params() -> Params {
+    Params::new(19 * 1024, 2, 1, None).expect("static argon2 parameters are valid")
+}
+
+thread_local! {
+    /// A hashing thread's working memory: allocated by its first hash, reused by every other.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Argon2 of `password` and `salt` under `argon`, `len` bytes long, in this thread's memory.
+fn compute(argon: &Argon2<'_>, params: &Params, password: &[u8], salt: &Salt<'_>, len: usize) -> Result<Output, argon2::password_hash::Error> {
+    let mut salt_bytes = [0u8; 64];
+    let salt = salt.decode_b64(&mut salt_bytes)?;
+    MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < params.block_count() {
+            memory.resize(params.block_count(), Block::default());
+        }
+        Output::init_with(len, |out| Ok(argon.hash_password_into_with_memory(password, salt, out, &mut memory[..])?))
+    })
+}
+
+fn hash_here(password: &[u8]) -> Result<String, argon2::password_hash::Error> {
+    let params = params();
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let salt = SaltString::generate(&mut OsRng);
+    let output = compute(&argon, &params, password, &salt.as_salt(), Params::DEFAULT_OUTPUT_LEN)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// What `PasswordVerifier::verify_password` does, in this thread's memory; the comparison of
+/// outputs is constant-time (`Output`'s equality).
+fn verify_here(password: &[u8], stored: &str) -> bool {
+    let Ok(phc) = PasswordHash::new(stored) else { return false };
+    let (Some(salt), Some(expected)) = (phc.salt, phc.hash) else { return false };
+    let (Ok(algorithm), Ok(params)) = (Algorithm::try_from(phc.algorithm), Params::try_from(&phc)) else { return false };
+    let Ok(version) = phc.version.map(Version::try_from).transpose() else { return false };
+    let argon = Argon2::new(algorithm, version.unwrap_or_default(), params.clone());
+    compute(&argon, &params, password, &salt, expected.len()).is_ok_and(|computed| computed == expected)
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -62,18 +106,12 @@ async fn limited<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$…`).
 pub async fn hash(password: String) -> Result<String, String> {
-    limited(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        hasher().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| e.to_string())
-    })
-    .await?
+    limited(move || hash_here(password.as_bytes()).map_err(|e| e.to_string())).await?
 }
 
 /// Checks a password against a stored hash. A malformed stored hash verifies as false.
 pub async fn verify(password: String, stored: String) -> bool {
-    limited(move || PasswordHash::new(&stored).map(|h| hasher().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false))
-        .await
-        .unwrap_or(false)
+    limited(move || verify_here(password.as_bytes(), &stored)).await.unwrap_or(false)
 }
 
 /// A hash of a random password nobody knows: verifying against it when the e-mail is unknown
@@ -111,9 +149,21 @@ mod tests {
         }
         assert!(peak.load(Ordering::SeqCst) <= slots, "{} at once with {slots} slots", peak.load(Ordering::SeqCst));
         assert!(peak.load(Ordering::SeqCst) >= 1);
-        // And real hashing still works through the limiter.
-        let h = hash("a long enough password".into()).await.unwrap();
-        assert!(verify("a long enough password".into(), h.clone()).await);
-        assert!(!verify("another password".into(), h).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_argon2id_both_ways() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let ours = hash("a long enough password".into()).await.unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{ours}");
+        assert!(verify("a long enough password".into(), ours.clone()).await);
+        assert!(!verify("another password".into(), ours.clone()).await);
+        assert!(!verify("a long enough password".into(), "not a hash".into()).await);
+        let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params());
+        stock.verify_password(b"a long enough password", &PasswordHash::new(&ours).unwrap()).expect("the crate's verifier accepts ours");
+        // Hashes stored before (made by the crate's own hasher) still verify.
+        let before = stock.hash_password(b"stored earlier", &SaltString::generate(&mut OsRng)).unwrap().to_string();
+        assert!(verify("stored earlier".into(), before.clone()).await);
+        assert!(!verify("stored earlier!".into(), before).await);
     }
 }
