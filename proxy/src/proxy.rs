@@ -62,6 +62,8 @@ pub struct Ctx {
     tls: bool,
     tries: usize,
     upstream: Option<String>,
+    /// Upstreams this request could not connect to: its retries go elsewhere.
+    failed: Vec<String>,
     upstream_started: Option<Instant>,
 }
 
@@ -178,6 +180,7 @@ impl ProxyHttp for EdgeProxy {
             tls: false,
             tries: 0,
             upstream: None,
+            failed: Vec::new(),
             upstream_started: None,
         }
     }
@@ -272,7 +275,19 @@ impl ProxyHttp for EdgeProxy {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        let Some(backend) = self.upstreams.select(b"", 256) else {
+        // A retry skips the upstreams that already refused this request. Round robin alone
+        // does not: under concurrent load the counter moves between tries, and the soak test
+        // saw GETs tried three times on the same just-killed vertical (502) while another was up.
+        let failed = &ctx.failed;
+        let selected = if failed.is_empty() {
+            self.upstreams.select(b"", 256)
+        } else {
+            self.upstreams
+                .select_with(b"", 256, |b, healthy| healthy && !failed.iter().any(|f| *f == b.addr.to_string()))
+                // Every healthy upstream failed once already: try them again rather than give up.
+                .or_else(|| self.upstreams.select(b"", 256))
+        };
+        let Some(backend) = selected else {
             return Error::e_explain(HTTPStatus(503), "no healthy upstream");
         };
         ctx.upstream = Some(backend.addr.to_string());
@@ -286,9 +301,15 @@ impl ProxyHttp for EdgeProxy {
         Ok(Box::new(peer))
     }
 
-    fn fail_to_connect(&self, session: &mut Session, _peer: &HttpPeer, ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
-        let idempotent = matches!(session.req_header().method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::PUT | http::Method::DELETE);
-        if idempotent && ctx.tries < self.retries {
+    /// A connection that could not be made carried nothing of the request, so any method (a
+    /// POST too) is safe to send to another upstream; the soak test saw writes answered 502
+    /// while a vertical restarted and another was up. Errors after the connection exist go to
+    /// pingora's `error_while_proxy`, which retries only idempotent requests.
+    fn fail_to_connect(&self, _session: &mut Session, _peer: &HttpPeer, ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
+        if let Some(upstream) = &ctx.upstream {
+            ctx.failed.push(upstream.clone());
+        }
+        if ctx.tries < self.retries {
             ctx.tries += 1;
             e.set_retry(true);
         }

@@ -33,11 +33,14 @@ struct Options {
     upgrade_sock: Option<PathBuf>,
     /// Overrides the database the proxy looks tenants up in.
     database_url: Option<String>,
+    /// Upstreams listed before `upstream` (e.g. dead ones).
+    before: Vec<SocketAddr>,
+    health_check_secs: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, database_url: None }
+        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, database_url: None, before: Vec::new(), health_check_secs: 1 }
     }
 }
 
@@ -52,12 +55,12 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
         .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())
         .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
-        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{upstream}]"))
+        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{}]", o.before.iter().chain([&upstream]).map(|a| a.to_string()).collect::<Vec<_>>().join(",")))
         .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
         .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
         .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", o.rate.to_string())
-        .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", "1")
+        .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", o.health_check_secs.to_string())
         .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
         // Long enough that only an invalidation (never an expiry) can explain a quick change.
         .env("BASECOMMERCE_PROXY__TENANT_CACHE_TTL_SECS", "300")
@@ -270,6 +273,38 @@ async fn a_failed_tenant_lookup_is_a_503_to_retry_not_a_missing_store() {
         assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{host}: {body}");
         assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
         assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_on_another_upstream_for_every_method() {
+    // Regression: retries were left to round robin, which under concurrent requests could pick
+    // the dead upstream again on every try (502), and writes were never retried although a
+    // refused connection carried nothing. The dead upstream stays "healthy" here (one check an
+    // hour), so every request that picks it first must be retried on the live one.
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let dead: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let p = proxy(&stack, Options { before: vec![dead], health_check_secs: 3600, ..Default::default() }).await;
+    let http = client();
+    for round in 0..4 {
+        let requests: Vec<_> = (0..25)
+            .map(|i| {
+                let (http, token, at) = (http.clone(), s.token.clone(), p.http);
+                tokio::spawn(async move {
+                    let rb = if i % 2 == 0 {
+                        http.get(format!("http://{at}/api/v1/products"))
+                    } else {
+                        http.post(format!("http://{at}/api/v1/products")).json(&serde_json::json!({"code": format!("R{round}-{i}"), "name": "Retried", "unit": "UN", "base_price": "1.00"}))
+                    };
+                    rb.header("host", "acme.example.com").bearer_auth(token).send().await.unwrap().status()
+                })
+            })
+            .collect();
+        for r in requests {
+            let status = r.await.unwrap();
+            assert!(status.is_success(), "round {round}: {status}");
+        }
     }
 }
 
