@@ -356,6 +356,10 @@ impl ProxyHttp for EdgeProxy {
             },
         };
         if code > 0 {
+            // The connection is not reused after this (`can_reuse_downstream: false`): say so,
+            // or a keep-alive client sends its next request into the closing connection (the
+            // soak test saw re-reads after a 502 fail that way).
+            session.set_keepalive(None);
             let (title, message) = match code {
                 503 => ("Temporarily unavailable", "The store is restarting or overloaded; try again in a moment."),
                 504 => ("Timed out", "The store took too long to answer; try again."),

@@ -251,12 +251,15 @@ async fn no_healthy_upstream_is_a_503_page() {
     stack.tenant("acme").await;
     let dead: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let p = proxy(&stack, Options { upstream: Some(dead), ..Default::default() }).await;
-    let (s, _, body) = eventually(WAIT, "503 once the health check marks the upstream down", || async {
+    let (s, h, body) = eventually(WAIT, "503 once the health check marks the upstream down", || async {
         let r = get(&p, "acme.example.com", "/tenant.json", &[("accept", "application/json")]).await;
         (r.0 == StatusCode::SERVICE_UNAVAILABLE).then_some(r)
     })
     .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // The edge closes the connection after a failed proxying: it must say so, or a keep-alive
+    // client's next request dies in the closing connection.
+    assert_eq!(h["connection"], "close");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
 }
 
