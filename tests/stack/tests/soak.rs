@@ -407,7 +407,7 @@ async fn abuse(shared: Arc<Shared>, host: String, every: Duration) {
             if r.status() == StatusCode::TOO_MANY_REQUESTS {
                 shared.tally.abuse_429.fetch_add(1, Ordering::Relaxed);
                 let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-                if !retry.is_some_and(|s| s >= 1) {
+                if retry.is_none_or(|s| s < 1) {
                     shared.tally.abuse_429_without_retry_after.fetch_add(1, Ordering::Relaxed);
                 }
             }
