@@ -204,7 +204,8 @@ pub struct ProxySettings {
     pub upgrade_sock: String,
     /// Send the bare base domain and `www.` here instead of the built-in landing page.
     pub landing_redirect: Option<String>,
-    /// Retries of idempotent requests on another upstream after a connect failure.
+    /// Retries of a request on another upstream after a connect failure (nothing was sent yet,
+    /// so any method is safe).
     pub upstream_retries: usize,
     pub health_check_interval_secs: u64,
     /// Seconds a stopping proxy keeps serving in-flight requests.

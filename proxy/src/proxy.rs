@@ -66,6 +66,8 @@ pub struct Ctx {
     tls: bool,
     tries: usize,
     upstream: Option<pingora::protocols::l4::socket::SocketAddr>,
+    /// Upstreams this request could not connect to: its retries go elsewhere.
+    failed: Vec<pingora::protocols::l4::socket::SocketAddr>,
     upstream_started: Option<Instant>,
     /// This connection's place in its IP's connection count, carried across keep-alive requests.
     slot: Option<Arc<ConnectionSlot>>,
@@ -262,6 +264,7 @@ impl ProxyHttp for EdgeProxy {
             tls: false,
             tries: 0,
             upstream: None,
+            failed: Vec::new(),
             upstream_started: None,
             slot: None,
         }
@@ -342,7 +345,7 @@ impl ProxyHttp for EdgeProxy {
             }
         }
 
-        let state = match self.router.route(&ctx.host) {
+        let looked_up = match self.router.route(&ctx.host) {
             Route::Platform => {
                 if let Some(url) = &self.landing_redirect {
                     let page = Page { content_type: "text/plain", body: String::new() };
@@ -353,11 +356,18 @@ impl ProxyHttp for EdgeProxy {
             Route::Invalid => Ok(TenantState::Unknown),
             Route::Tenant(slug) => self.tenants.by_slug(&slug).await,
             Route::CustomDomain(host) => self.tenants.by_domain(&host).await,
-        }
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "tenant lookup failed");
-            TenantState::Unknown
-        });
+        };
+        let state = match looked_up {
+            Ok(state) => state,
+            Err(e) => {
+                // The database is away (a restart, a failover): the store exists as far as
+                // anyone knows, so say "try again" rather than "no such store" — a 404 would
+                // tell browsers, crawlers and API clients that the store is gone.
+                tracing::error!(error = %e, "tenant lookup failed");
+                let page = self.error_page(session, "upstream_unavailable", "Temporarily unavailable", "The store is restarting or overloaded; try again in a moment.");
+                return self.respond(session, ctx, 503, page, &[(http::header::RETRY_AFTER, "1".to_string())]).await;
+            }
+        };
         match state {
             TenantState::Active(slug) => {
                 ctx.tenant = Some(slug);
@@ -376,7 +386,19 @@ impl ProxyHttp for EdgeProxy {
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        let Some(backend) = self.upstreams.select(b"", 256) else {
+        // A retry skips the upstreams that already refused this request. Round robin alone
+        // does not: under concurrent load the counter moves between tries, and the soak test
+        // saw GETs tried three times on the same just-killed vertical (502) while another was up.
+        let failed = &ctx.failed;
+        let selected = if failed.is_empty() {
+            self.upstreams.select(b"", 256)
+        } else {
+            self.upstreams
+                .select_with(b"", 256, |b, healthy| healthy && !failed.contains(&b.addr))
+                // Every healthy upstream failed once already: try them again rather than give up.
+                .or_else(|| self.upstreams.select(b"", 256))
+        };
+        let Some(backend) = selected else {
             return Error::e_explain(HTTPStatus(503), "no healthy upstream");
         };
         ctx.upstream = Some(backend.addr.clone());
@@ -390,9 +412,15 @@ impl ProxyHttp for EdgeProxy {
         Ok(Box::new(peer))
     }
 
-    fn fail_to_connect(&self, session: &mut Session, _peer: &HttpPeer, ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
-        let idempotent = matches!(session.req_header().method, http::Method::GET | http::Method::HEAD | http::Method::OPTIONS | http::Method::PUT | http::Method::DELETE);
-        if idempotent && ctx.tries < self.retries {
+    /// A connection that could not be made carried nothing of the request, so any method (a
+    /// POST too) is safe to send to another upstream; the soak test saw writes answered 502
+    /// while a vertical restarted and another was up. Errors after the connection exist go to
+    /// pingora's `error_while_proxy`, which retries only idempotent requests.
+    fn fail_to_connect(&self, _session: &mut Session, _peer: &HttpPeer, ctx: &mut Ctx, mut e: Box<Error>) -> Box<Error> {
+        if let Some(upstream) = &ctx.upstream {
+            ctx.failed.push(upstream.clone());
+        }
+        if ctx.tries < self.retries {
             ctx.tries += 1;
             e.set_retry(true);
         }
@@ -440,6 +468,10 @@ impl ProxyHttp for EdgeProxy {
             },
         };
         if code > 0 {
+            // The connection is not reused after this (`can_reuse_downstream: false`): say so,
+            // or a keep-alive client sends its next request into the closing connection (the
+            // soak test saw re-reads after a 502 fail that way).
+            session.set_keepalive(None);
             let (title, message) = match code {
                 503 => ("Temporarily unavailable", "The store is restarting or overloaded; try again in a moment."),
                 504 => ("Timed out", "The store took too long to answer; try again."),

@@ -32,11 +32,16 @@ struct Options {
     cert_dir: Option<PathBuf>,
     upgrade_sock: Option<PathBuf>,
     env: Vec<(&'static str, String)>,
+    /// Overrides the database the proxy looks tenants up in.
+    database_url: Option<String>,
+    /// Upstreams listed before `upstream` (e.g. dead ones).
+    before: Vec<SocketAddr>,
+    health_check_secs: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, env: Vec::new() }
+        Self { upstream: None, rate: 10_000, cert_dir: None, upgrade_sock: None, env: Vec::new(), database_url: None, before: Vec::new(), health_check_secs: 1 }
     }
 }
 
@@ -51,12 +56,12 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
         .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())
         .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
-        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{upstream}]"))
+        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{}]", o.before.iter().chain([&upstream]).map(|a| a.to_string()).collect::<Vec<_>>().join(",")))
         .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
         .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
         .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", o.rate.to_string())
-        .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", "1")
+        .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", o.health_check_secs.to_string())
         .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
         // Long enough that only an invalidation (never an expiry) can explain a quick change.
         .env("BASECOMMERCE_PROXY__TENANT_CACHE_TTL_SECS", "300")
@@ -67,6 +72,9 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
         cmd.env("BASECOMMERCE_PROXY__TLS_CERT_DIR", dir);
     }
     cmd.envs(o.env.iter().map(|(k, v)| (*k, v.as_str())));
+    if let Some(url) = &o.database_url {
+        cmd.env("BASECOMMERCE_DATABASE__URL", url);
+    }
     let child = cmd.spawn().unwrap();
     let p = Proxy { child, http, https: o.cert_dir.as_ref().map(|_| https) };
     let client = reqwest::Client::new();
@@ -424,13 +432,64 @@ async fn no_healthy_upstream_is_a_503_page() {
     stack.tenant("acme").await;
     let dead: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let p = proxy(&stack, Options { upstream: Some(dead), ..Default::default() }).await;
-    let (s, _, body) = eventually(WAIT, "503 once the health check marks the upstream down", || async {
+    let (s, h, body) = eventually(WAIT, "503 once the health check marks the upstream down", || async {
         let r = get(&p, "acme.example.com", "/tenant.json", &[("accept", "application/json")]).await;
         (r.0 == StatusCode::SERVICE_UNAVAILABLE).then_some(r)
     })
     .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    // The edge closes the connection after a failed proxying: it must say so, or a keep-alive
+    // client's next request dies in the closing connection.
+    assert_eq!(h["connection"], "close");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
+}
+
+#[tokio::test]
+async fn a_failed_tenant_lookup_is_a_503_to_retry_not_a_missing_store() {
+    // Regression: with PostgreSQL away (a restart), hosts not in the cache were answered
+    // 404 "Store not found", as if the store did not exist.
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let nowhere = format!("postgres://bc_app@127.0.0.1:{}/none?sslmode=disable", harness::free_port());
+    let p = proxy(&stack, Options { database_url: Some(nowhere), ..Default::default() }).await;
+    for host in ["acme.example.com", "nosuch.example.com"] {
+        let (s, h, body) = get(&p, host, "/tenant.json", &[("accept", "application/json")]).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{host}: {body}");
+        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["error"]["code"], "upstream_unavailable");
+        assert!(h["retry-after"].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    }
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_retried_on_another_upstream_for_every_method() {
+    // Regression: retries were left to round robin, which under concurrent requests could pick
+    // the dead upstream again on every try (502), and writes were never retried although a
+    // refused connection carried nothing. The dead upstream stays "healthy" here (one check an
+    // hour), so every request that picks it first must be retried on the live one.
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let dead: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let p = proxy(&stack, Options { before: vec![dead], health_check_secs: 3600, ..Default::default() }).await;
+    let http = client();
+    for round in 0..4 {
+        let requests: Vec<_> = (0..25)
+            .map(|i| {
+                let (http, token, at) = (http.clone(), s.token.clone(), p.http);
+                tokio::spawn(async move {
+                    let rb = if i % 2 == 0 {
+                        http.get(format!("http://{at}/api/v1/products"))
+                    } else {
+                        http.post(format!("http://{at}/api/v1/products")).json(&serde_json::json!({"code": format!("R{round}-{i}"), "name": "Retried", "unit": "UN", "base_price": "1.00"}))
+                    };
+                    rb.header("host", "acme.example.com").bearer_auth(token).send().await.unwrap().status()
+                })
+            })
+            .collect();
+        for r in requests {
+            let status = r.await.unwrap();
+            assert!(status.is_success(), "round {round}: {status}");
+        }
+    }
 }
 
 struct Ca {

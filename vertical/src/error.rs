@@ -175,6 +175,9 @@ impl From<tokio_postgres::Error> for ApiError {
             if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED {
                 return Self::Unavailable(format!("transaction conflict: {}", db.message()));
             }
+            if server_unavailable(code.code()) {
+                return Self::Unavailable(format!("database: {}: {}", code.code(), db.message()));
+            }
             return Self::Internal(format!("database: {}: {}", code.code(), db.message()));
         }
         if e.is_closed() {
@@ -184,5 +187,31 @@ impl From<tokio_postgres::Error> for ApiError {
     }
 }
 
+/// SQLSTATEs of a server that is going away or cannot serve right now (a restart, a failover,
+/// too many connections): the request may well succeed in a moment, so 503, not 500. The soak
+/// test found `57P01` ("terminating connection due to administrator command", what every
+/// pooled connection gets when PostgreSQL restarts) answered as a 500.
+fn server_unavailable(sqlstate: &str) -> bool {
+    // 08: connection exception; 53: insufficient resources; 57P: admin/crash shutdown, cannot
+    // connect now, database dropped.
+    sqlstate.starts_with("08") || sqlstate.starts_with("53") || sqlstate.starts_with("57P")
+}
+
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::server_unavailable;
+
+    #[test]
+    fn a_database_going_away_is_unavailable_not_internal() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001", "53300"] {
+            assert!(server_unavailable(code), "{code}");
+        }
+        // Bugs stay 500s: an undefined column, a syntax error, a query cancelled by a timeout.
+        for code in ["42703", "42601", "57014", "XX000"] {
+            assert!(!server_unavailable(code), "{code}");
+        }
+    }
+}

@@ -213,6 +213,28 @@ impl Session {
     }
 }
 
+/// A binary of the workspace (`basecommerce-proxy`, `basecommerce-vertical`, …), which cargo puts
+/// next to the directory of this test's own executable (`target/<profile>/`). Tests of this
+/// package are not given other packages' binaries, so they look there.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(std::path::Path::parent).expect("target/<profile>");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the workspace's binaries first (`cargo build --workspace --bins`, with the same profile; \
+         `cargo test --workspace` does it)",
+        path.display()
+    );
+    path
+}
+
+/// Resident memory of a process, in KiB (`VmRSS` of `/proc/<pid>/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Polls `check` until it returns `Some` or `timeout` passes (then panics with `what`).
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
