@@ -53,6 +53,19 @@ psql -X -q -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -d postgres -c "CREATE DATA
 pgbench -q -i -s 10 -h 127.0.0.1 -p "$pg_port" -U "$pg_super" pgbench >/dev/null 2>&1
 pgbench_tps=$(pgbench -n -S -c "$conns" -j 2 -T "$duration" -h 127.0.0.1 -p "$pg_port" -U "$pg_super" pgbench 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}')
 
+# The same read transaction the vertical runs for the products list (BEGIN READ ONLY, tenant
+# binding, the page query, COMMIT), driven by pgbench as the app role: PostgreSQL's own ceiling
+# for that request, without any HTTP, JSON or JWT work.
+tenant_id=$(psql -X -At -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -d basecommerce -c "SELECT id FROM tenants WHERE slug = 'acme'")
+cat > "$work/products-read.sql" <<SQL
+BEGIN READ ONLY;
+SELECT set_config('app.tenant_id', '$tenant_id', true);
+SELECT id, code, name, description, unit, base_price, active, created_at, updated_at FROM products WHERE tenant_id = '$tenant_id' ORDER BY created_at DESC, id DESC LIMIT 21;
+COMMIT;
+SQL
+pg_user=${BASECOMMERCE_DATABASE__URL#postgres://}; pg_user=${pg_user%%@*}
+same_tx_tps=$(pgbench -n -M prepared -f "$work/products-read.sql" -c "$conns" -j 2 -T "$duration" -h 127.0.0.1 -p "$pg_port" -U "$pg_user" basecommerce 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}')
+
 w_start=$(date +%s.%N)
 for _ in $(seq 1 "$writes"); do
   q=$(api -d "$quote_body" "http://127.0.0.1:$port/api/v1/quotes" | jq -r .id)
@@ -71,11 +84,13 @@ printf '%-52s %s\n' \
   "pgbench -S, same PostgreSQL (tps)" "$pgbench_tps" \
   "products list vs pgbench -S" "$(awk -v a="$list_rps" -v b="$pgbench_tps" 'BEGIN { printf "%.2fx", a/b }')" \
   "quote by id vs pgbench -S" "$(awk -v a="$quote_rps" -v b="$pgbench_tps" 'BEGIN { printf "%.2fx", a/b }')" \
+  "pgbench, the products list's own transaction (tps)" "$same_tx_tps" \
+  "products list vs that transaction in pgbench" "$(awk -v a="$list_rps" -v b="$same_tx_tps" 'BEGIN { printf "%.2fx", a/b }')" \
   "quote(5 items) → send → approve → order (ops/s, 1 client)" "$write_ops" \
   "vertical RSS idle / after the read load (MB)" "$idle_rss / $loaded_rss" \
   "all four services idle, RSS (MB)" "$idle_all" \
   "vertical exec → healthy (ms)" "$cold_ms" \
   "binary sizes" "$sizes"
 out="$repo/bench/results/vertical-$(date -u +%Y%m%dT%H%M%SZ).json"
-echo "{\"date\":\"$(date -u +%FT%TZ)\",\"cores\":$cores,\"build\":\"$bench_profile\",\"connections\":$conns,\"products_rps\":$list_rps,\"quote_rps\":$quote_rps,\"pgbench_select_tps\":$pgbench_tps,\"write_flows_per_s\":$write_ops,\"vertical_rss_idle_mb\":$idle_rss,\"vertical_rss_loaded_mb\":$loaded_rss,\"vertical_cold_start_ms\":$cold_ms}" > "$out"
+echo "{\"date\":\"$(date -u +%FT%TZ)\",\"cores\":$cores,\"build\":\"$bench_profile\",\"connections\":$conns,\"products_rps\":$list_rps,\"quote_rps\":$quote_rps,\"pgbench_select_tps\":$pgbench_tps,\"pgbench_products_tx_tps\":$same_tx_tps,\"write_flows_per_s\":$write_ops,\"vertical_rss_idle_mb\":$idle_rss,\"vertical_rss_loaded_mb\":$loaded_rss,\"vertical_cold_start_ms\":$cold_ms}" > "$out"
 echo "written: $out"
