@@ -26,7 +26,7 @@ profile() {
   ab -q -k -n "$requests" -c 4 -H "Host: acme.bench.test" "http://127.0.0.1:$port/" > "$work/$name.ab"
   callgrind_control -d "$pid" >/dev/null
   sleep 1
-  kill "$pid"; wait "$pid" 2>/dev/null || true
+  kill -INT "$pid"; wait "$pid" 2>/dev/null || true   # SIGINT: fast shutdown (SIGTERM waits out a grace period)
   local total; total=$(for f in "$work/$name.cg"*; do callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",","",$1); print $1}'; done | sort -n | tail -1)
   grep -q "Failed requests: *0" "$work/$name.ab" || { echo "$name: failed requests" >&2; cat "$work/$name.ab" >&2; }
   echo $(( total / requests ))
