@@ -352,6 +352,23 @@ async fn connections_per_ip_are_capped_and_idle_ones_closed() {
     }
 }
 
+/// A client that stops sending in the middle of its request body is cut off after
+/// `proxy.client_read_timeout_secs` instead of holding the connection (and an upstream) open.
+#[tokio::test]
+async fn a_client_stalling_mid_body_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let env = vec![("BASECOMMERCE_PROXY__CLIENT_READ_TIMEOUT_SECS", "1".to_string())];
+    let p = proxy(&stack, Options { env, ..Default::default() }).await;
+    let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    conn.write_all(b"POST /api/v1/clients HTTP/1.1\r\nHost: acme.example.com\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":").await.unwrap();
+    // The edge gives up on the body and closes; without the timeout it would wait a minute.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(WAIT, conn.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the stalled connection was still open after {WAIT:?}");
+}
+
 /// A WebSocket upgrade goes through with the tenant headers set, and after the 101 the edge
 /// relays bytes both ways untouched.
 #[tokio::test]
