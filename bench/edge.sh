@@ -9,6 +9,7 @@ source "$(dirname "$0")/lib.sh"
 duration=${1:-10}; conns=${2:-64}
 need wrk:wrk nginx:nginx-light caddy:caddy
 build
+build_naive_edge
 start_backing_services
 
 backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port); p_caddy=$(free_port); p_naive=$(free_port)

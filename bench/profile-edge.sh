@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 requests=${1:-2000}
 need valgrind:valgrind ab:apache2-utils nginx:nginx-light callgrind_annotate:valgrind
 echo "==> cargo build --profile profiling (release code with symbols)" >&2
-bench_profile=profiling; bin="${CARGO_TARGET_DIR:-$repo/target}/profiling"; build
+bench_profile=profiling; bin="${CARGO_TARGET_DIR:-$repo/target}/profiling"; build; build_naive_edge
 start_backing_services
 
 backend=$(free_port); p_bc=$(free_port); p_nginx=$(free_port); p_naive=$(free_port)

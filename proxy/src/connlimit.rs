@@ -36,8 +36,9 @@ impl ConnectionSlots {
         Some(Arc::new(ConnectionSlot { ip, slots: self.clone() }))
     }
 
-    /// Connections `ip` holds now (for tests and metrics).
-    pub fn open(&self, ip: IpAddr) -> u32 {
+    /// Connections `ip` holds now.
+    #[cfg(test)]
+    fn open(&self, ip: IpAddr) -> u32 {
         self.open.lock().unwrap_or_else(|p| p.into_inner()).get(&ip).copied().unwrap_or(0)
     }
 }

@@ -50,24 +50,14 @@ async fn proxy(stack: &Stack, o: Options) -> Proxy {
     let https: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let upstream = o.upstream.unwrap_or(stack.vertical);
     let sock = o.upgrade_sock.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple())));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"));
-    cmd.envs(stack.env())
-        .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
-        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
-        .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())
-        .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
-        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{}]", o.before.iter().chain([&upstream]).map(|a| a.to_string()).collect::<Vec<_>>().join(",")))
-        .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
-        .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
+    let upstreams = o.before.iter().chain([&upstream]).map(|a| a.to_string()).collect::<Vec<_>>().join(",");
+    let mut cmd = proxy_command(stack, http, &upstreams, &sock);
+    cmd.env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())
         .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", o.rate.to_string())
         .env("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS", o.health_check_secs.to_string())
-        .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
         // Long enough that only an invalidation (never an expiry) can explain a quick change.
-        .env("BASECOMMERCE_PROXY__TENANT_CACHE_TTL_SECS", "300")
-        .env("BASECOMMERCE_LOG__LEVEL", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .env("BASECOMMERCE_PROXY__TENANT_CACHE_TTL_SECS", "300");
     if let Some(dir) = &o.cert_dir {
         cmd.env("BASECOMMERCE_PROXY__TLS_CERT_DIR", dir);
     }
@@ -284,21 +274,31 @@ async fn verbatim_targets_get_the_same_header_rewrite() {
 async fn exchange(conn: &mut tokio::net::TcpStream, host: &str, path: &str) -> (String, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     conn.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\n\r\n").as_bytes()).await.unwrap();
+    let (head, mut body) = read_head(conn).await.expect("connection closed before a response");
+    let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
+    let mut chunk = [0u8; 4096];
+    while body.len() < len {
+        let n = conn.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "connection closed mid-body");
+        body.extend_from_slice(&chunk[..n]);
+    }
+    (head, String::from_utf8_lossy(&body[..len]).to_string())
+}
+
+/// Reads up to the end of an HTTP head: the head, and the bytes that came after it. `None`
+/// when the peer closes first.
+async fn read_head(conn: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let len: usize = head.lines().find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())).unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = conn.read(&mut chunk).await.unwrap();
-                assert!(n > 0, "connection closed mid-body");
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return (head, String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string());
+            return Some((String::from_utf8_lossy(&buf[..end]).to_string(), buf[end + 4..].to_vec()));
         }
-        let n = conn.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "connection closed before a response: {}", String::from_utf8_lossy(&buf));
+        let n = conn.read(&mut chunk).await.unwrap_or(0);
+        if n == 0 {
+            return None;
+        }
         buf.extend_from_slice(&chunk[..n]);
     }
 }
@@ -352,6 +352,27 @@ async fn connections_per_ip_are_capped_and_idle_ones_closed() {
     }
 }
 
+/// Pingora caps request headers (the README says so): a request with more than 256 of them is
+/// refused at the edge and never reaches the vertical.
+#[tokio::test]
+async fn too_many_request_headers_are_refused_at_the_edge() {
+    use tokio::io::AsyncWriteExt;
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let (upstream, seen) = recording_upstream();
+    let p = proxy(&stack, Options { upstream: Some(upstream), ..Default::default() }).await;
+    let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    let mut req = String::from("GET / HTTP/1.1\r\nHost: acme.example.com\r\n");
+    for i in 0..300 {
+        req.push_str(&format!("X-Filler-{i}: x\r\n"));
+    }
+    req.push_str("\r\n");
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let answer = read_head(&mut conn).await.map(|(head, _)| head).unwrap_or_default();
+    assert!(answer.is_empty() || answer.starts_with("HTTP/1.1 4"), "{answer}");
+    assert!(seen.lock().unwrap().iter().all(|h| !h.to_ascii_lowercase().contains("x-filler")), "the oversized request reached the upstream");
+}
+
 /// A client that stops sending in the middle of its request body is cut off after
 /// `proxy.client_read_timeout_secs` instead of holding the connection (and an upstream) open.
 #[tokio::test]
@@ -385,19 +406,8 @@ async fn websocket_upgrades_pass_through() {
             let (mut s, _) = listener.accept().await.unwrap();
             let log = log.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let end = loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break end;
-                    }
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let Some((head, mut rest)) = read_head(&mut s).await else { return };
+                let head = head.to_ascii_lowercase();
                 log.lock().unwrap().push(head.clone());
                 if !head.contains("upgrade: websocket") {
                     // The edge's TCP health check, or a plain request.
@@ -405,7 +415,7 @@ async fn websocket_upgrades_pass_through() {
                     return;
                 }
                 s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n").await.unwrap();
-                let mut rest = buf[end + 4..].to_vec();
+                let mut chunk = [0u8; 4096];
                 loop {
                     if !rest.is_empty() {
                         s.write_all(&rest).await.unwrap();
@@ -423,14 +433,7 @@ async fn websocket_upgrades_pass_through() {
     let p = proxy(&stack, Options { upstream: Some(upstream), ..Default::default() }).await;
     let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
     conn.write_all(b"GET /ws HTTP/1.1\r\nHost: acme.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Tenant-Slug: evil\r\n\r\n").await.unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-        let n = conn.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "closed before the 101");
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let head = String::from_utf8_lossy(&buf).to_string();
+    let (head, _) = read_head(&mut conn).await.expect("closed before the 101");
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     for message in [&b"\x81\x05hello"[..], &b"\x82\x03\x00\xff\x10"[..]] {
         conn.write_all(message).await.unwrap();
@@ -667,20 +670,27 @@ async fn graceful_reload_loses_no_request() {
 /// Starts `basecommerce-proxy -u` on `addr` with `sock` without waiting (it blocks until the
 /// old process hands over its sockets).
 fn proxy_in_background(stack: &Stack, addr: SocketAddr, sock: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+    proxy_command(stack, addr, &stack.vertical.to_string(), sock)
         .arg("-u")
-        .envs(stack.env())
+        .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", "1000000")
+        .spawn()
+        .unwrap()
+}
+
+/// The proxy binary configured like the stack, listening on `http`, in front of `upstreams`
+/// (comma-separated), with the base domains every test here uses.
+fn proxy_command(stack: &Stack, http: SocketAddr, upstreams: &str, sock: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"));
+    cmd.envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
-        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", addr.to_string())
+        .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
         .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
-        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{}]", stack.vertical))
+        .env("BASECOMMERCE_PROXY__UPSTREAMS", format!("[{upstreams}]"))
         .env("BASECOMMERCE_PROXY__METRICS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
         .env("BASECOMMERCE_PROXY__UPGRADE_SOCK", sock)
         .env("BASECOMMERCE_PROXY__GRACE_PERIOD_SECS", "1")
-        .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", "1000000")
         .env("BASECOMMERCE_LOG__LEVEL", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::inherit());
+    cmd
 }

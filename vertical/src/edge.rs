@@ -30,7 +30,7 @@ pub fn check_edge_secret(state: &AppState, req: &Req) -> ApiResult<()> {
 pub async fn resolve_tenant(state: &AppState, req: &Req) -> ApiResult<Tenant> {
     let raw = req.header(TENANT_HEADER).ok_or_else(|| ApiError::not_found("tenant"))?;
     let slug = infra::TenantSlug::parse(raw).map_err(|_| ApiError::not_found("tenant"))?;
-    let cached = (state.settings.vertical.tenant_cache_ttl_ms > 0).then(|| state.tenants.get(slug.as_str())).flatten();
+    let cached = state.tenants.as_ref().and_then(|c| c.get(slug.as_str()));
     let tenant = match cached {
         Some(t) => t,
         None => {
@@ -38,8 +38,8 @@ pub async fn resolve_tenant(state: &AppState, req: &Req) -> ApiResult<Tenant> {
             let stmt = client.prepare_cached(&format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE slug = $1")).await?;
             let row = client.query_opt(&stmt, &[&slug.as_str()]).await?.ok_or_else(|| ApiError::not_found("tenant"))?;
             let tenant = Tenant::from_row(&row).map_err(ApiError::Internal)?;
-            if state.settings.vertical.tenant_cache_ttl_ms > 0 {
-                state.tenants.insert(slug.as_str().to_owned(), tenant.clone());
+            if let Some(cache) = &state.tenants {
+                cache.insert(slug.as_str().to_owned(), tenant.clone());
             }
             tenant
         }

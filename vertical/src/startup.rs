@@ -56,12 +56,10 @@ impl Application {
 
         let redis = Arc::new(OnceCell::new());
         tokio::spawn(connect_redis(redis_url.clone(), redis.clone()));
-        let tenants = moka::sync::Cache::builder()
-            .max_capacity(100_000)
-            .time_to_live(Duration::from_millis(settings.vertical.tenant_cache_ttl_ms.max(1)))
-            .build();
-        if settings.vertical.tenant_cache_ttl_ms > 0 {
-            tokio::spawn(follow_tenant_changes(redis_url, tenants.clone()));
+        let tenant_ttl = settings.vertical.tenant_cache_ttl_ms;
+        let tenants = (tenant_ttl > 0).then(|| moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_millis(tenant_ttl)).build());
+        if let Some(cache) = &tenants {
+            tokio::spawn(follow_tenant_changes(redis_url, cache.clone()));
         }
 
         let state = AppState {

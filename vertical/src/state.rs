@@ -26,6 +26,6 @@ pub struct AppState {
     /// Uploads per user in the current minute: see [`crate::routes::files::take_upload_slot`].
     pub upload_slots: std::sync::Mutex<std::collections::HashMap<uuid::Uuid, (std::time::Instant, u32)>>,
     /// Tenant rows by slug, so a request does not spend a database round trip on its tenant:
-    /// see [`crate::edge::resolve_tenant`].
-    pub tenants: moka::sync::Cache<String, crate::domain::tenant::Tenant>,
+    /// see [`crate::edge::resolve_tenant`]. `None` when `vertical.tenant_cache_ttl_ms` is 0.
+    pub tenants: Option<moka::sync::Cache<String, crate::domain::tenant::Tenant>>,
 }

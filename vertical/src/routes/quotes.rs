@@ -219,6 +219,11 @@ pub async fn insert_items(tx: &Transaction<'_>, table: &str, parent_column: &str
 }
 
 /// Lines of a quote or order, in position order, with product code and name.
+/// One quote of the tenant by id (`$1` id, `$2` tenant).
+fn quote_sql() -> String {
+    format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2")
+}
+
 /// Line items of `table` (quote or order items) by their parent, in position order.
 fn items_sql(table: &str, parent_column: &str) -> String {
     format!(
@@ -251,7 +256,7 @@ pub async fn load_items(tx: &Transaction<'_>, table: &str, parent_column: &str, 
 
 /// A quote with its items, if it is this tenant's.
 pub async fn load(tx: &Transaction<'_>, tenant_id: Uuid, id: Uuid) -> ApiResult<Option<Quote>> {
-    let stmt = tx.prepare_cached(&format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2")).await?;
+    let stmt = tx.prepare_cached(&quote_sql()).await?;
     let Some(row) = tx.query_opt(&stmt, &[&id, &tenant_id]).await? else {
         return Ok(None);
     };
@@ -443,7 +448,7 @@ pub async fn transition(state: &AppState, tenant: &Tenant, id: Uuid, action: Quo
     responses((status = 200, body = Quote), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn get(state: &AppState, tenant: &Tenant, id: Uuid) -> ApiResult<HttpResponse> {
     let client = state.pool.get().await?;
-    let quote_stmt = client.prepare_cached(&format!("SELECT {COLUMNS} FROM quotes q WHERE q.id = $1 AND q.tenant_id = $2")).await?;
+    let quote_stmt = client.prepare_cached(&quote_sql()).await?;
     let items_stmt = client.prepare_cached(&items_sql("quote_items", "quote_id")).await?;
     let mut rows = infra::db::tenant_read(&client, tenant.id, &[(&quote_stmt, &[&id, &tenant.id]), (&items_stmt, &[&id, &tenant.id])]).await?.into_iter();
     let (quote, items) = (rows.next().unwrap_or_default(), rows.next().unwrap_or_default());
