@@ -86,7 +86,12 @@ async fn redis_until_up(settings: &Settings, stop: &watch::Receiver<bool>) -> an
     }
 }
 
-fn status_probe(settings: Arc<Settings>, redis: redis::aio::ConnectionManager, role: &'static str, extra: Arc<dyn Fn() -> serde_json::Value + Send + Sync>) -> Probe {
+fn status_probe(
+    settings: Arc<Settings>,
+    redis: redis::aio::ConnectionManager,
+    role: &'static str,
+    extra: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
+) -> Probe {
     Arc::new(move || {
         let settings = settings.clone();
         let mut redis = redis.clone();

@@ -37,7 +37,12 @@ impl Metrics {
         .expect("static metric");
         let published = IntCounter::new("basecommerce_relay_published_total", "Outbox rows published to the stream").expect("static metric");
         let is_leader = IntGauge::new("basecommerce_relay_leader", "1 while this relay holds the leader lock").expect("static metric");
-        for c in [Box::new(events.clone()) as Box<dyn prometheus::core::Collector>, Box::new(event_seconds.clone()), Box::new(published.clone()), Box::new(is_leader.clone())] {
+        for c in [
+            Box::new(events.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(event_seconds.clone()),
+            Box::new(published.clone()),
+            Box::new(is_leader.clone()),
+        ] {
             registry.register(c).expect("unique metric names");
         }
         Arc::new(Self { registry, events, event_seconds, published, is_leader })
@@ -83,11 +88,7 @@ pub async fn serve(addr: SocketAddr, metrics: Arc<Metrics>, probe: Probe, shutdo
                     let (ok, doc, extra) = probe().await;
                     let resp = match req.uri().path() {
                         "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", metrics.render(&extra)),
-                        "/health" => text(
-                            if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE },
-                            "application/json",
-                            doc.to_string(),
-                        ),
+                        "/health" => text(if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, "application/json", doc.to_string()),
                         _ => text(StatusCode::NOT_FOUND, "application/json", r#"{"error":{"code":"not_found","message":"try /health or /metrics"}}"#.into()),
                     };
                     Ok::<_, Infallible>(resp)

@@ -156,10 +156,7 @@ impl OutboxRelay {
     /// acknowledged. Failures are logged: they only delay cleanup.
     async fn housekeeping(&mut self, client: &tokio_postgres::Client) {
         let hours = self.settings.engines.retention_hours as i32;
-        match client
-            .execute("DELETE FROM event_outbox WHERE published_at < now() - make_interval(hours => $1)", &[&hours])
-            .await
-        {
+        match client.execute("DELETE FROM event_outbox WHERE published_at < now() - make_interval(hours => $1)", &[&hours]).await {
             Ok(n) if n > 0 => tracing::info!(rows = n, "pruned published outbox rows"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox pruning failed"),

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::engines::{self, Outcome};
 use crate::metrics::Metrics;
-use infra::bus::{envelope, ensure_group, FIELD_DELIVERIES, FIELD_EVENT, FIELD_REASON, FIELD_SOURCE_ID, FIELD_TYPE};
+use infra::bus::{ensure_group, envelope, FIELD_DELIVERIES, FIELD_EVENT, FIELD_REASON, FIELD_SOURCE_ID, FIELD_TYPE};
 use infra::Settings;
 
 /// Entries per read.

@@ -167,7 +167,10 @@ async fn supplier_price_rise_and_cheaper_alternative_alerts() {
     let alerts = insight(&s, "/api/v1/insights/supplier-price-alerts", 3).await;
     let rises: Vec<&Value> = alerts.iter().filter(|x| x["kind"] == "price_increase").collect();
     assert_eq!(rises.len(), 1, "{alerts:?}");
-    assert_eq!((rises[0]["previous_price"].as_str(), rises[0]["new_price"].as_str(), rises[0]["change_percent"].as_str()), (Some("27.00"), Some("30.00"), Some("11.11")));
+    assert_eq!(
+        (rises[0]["previous_price"].as_str(), rises[0]["new_price"].as_str(), rises[0]["change_percent"].as_str()),
+        (Some("27.00"), Some("30.00"), Some("11.11"))
+    );
     let cheaper: Vec<&Value> = alerts.iter().filter(|x| x["kind"] == "above_cheapest").collect();
     assert_eq!(cheaper.len(), 2);
     assert!(cheaper.iter().all(|x| x["alternative_supplier_name"] == "Beta" && x["alternative_price"] == "20.00"));
@@ -195,7 +198,8 @@ async fn delivery_routes_follow_orders_and_drop_delivered_stops() {
         let (_, b) = s.call(Method::GET, "/api/v1/insights/delivery-routes", None).await;
         let routes = b["items"].as_array().cloned().unwrap_or_default();
         let stops: usize = routes.iter().map(|r| r["stops"].as_array().unwrap().len()).sum();
-        let o1_out = routes.iter().flat_map(|r| r["stops"].as_array().unwrap().clone()).any(|st| st["order_id"] == o1.as_str() && st["status"] == "out_for_delivery");
+        let o1_out =
+            routes.iter().flat_map(|r| r["stops"].as_array().unwrap().clone()).any(|st| st["order_id"] == o1.as_str() && st["status"] == "out_for_delivery");
         (routes.len() == 2 && stops == 3 && o1_out).then_some(routes)
     })
     .await;

@@ -192,7 +192,8 @@ async fn sigterm_stops_a_worker_cleanly() {
     let mut worker = Process::spawn(&stack, "worker");
     let mut redis = redis_conn(&stack).await;
     eventually(WAIT, "consumer group created", || async {
-        let groups: redis::RedisResult<Vec<redis::Value>> = redis::cmd("XINFO").arg("GROUPS").arg(&stack.settings.engines.stream).query_async(&mut redis.clone()).await;
+        let groups: redis::RedisResult<Vec<redis::Value>> =
+            redis::cmd("XINFO").arg("GROUPS").arg(&stack.settings.engines.stream).query_async(&mut redis.clone()).await;
         groups.ok().filter(|g| !g.is_empty()).map(|_| ())
     })
     .await;
@@ -226,10 +227,16 @@ async fn the_standby_relay_takes_over_when_the_leader_dies() {
     let (leader, standby) = if first.ends_with(&format!("-{}", a.pid())) { (&mut a, b.pid()) } else { (&mut b, a.pid()) };
     assert!(first.ends_with(&format!("-{}", leader.pid())), "{first}");
     s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
-    eventually(WAIT, "published by the leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
+    eventually(WAIT, "published by the leader", || async {
+        (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(())
+    })
+    .await;
 
     leader.kill9();
     eventually(WAIT, "the standby leads", || async { leader_name().await.filter(|n| n.ends_with(&format!("-{standby}"))) }).await;
     s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
-    eventually(WAIT, "published by the new leader", || async { (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(()) }).await;
+    eventually(WAIT, "published by the new leader", || async {
+        (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(())
+    })
+    .await;
 }

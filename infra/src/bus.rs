@@ -22,14 +22,8 @@ pub const RELAY_LOCK_KEY: i64 = 0x6263_7265_6c61_79;
 
 /// Creates the consumer group (and the stream) if missing; an existing group is fine.
 pub async fn ensure_group<C: ConnectionLike + Send>(conn: &mut C, settings: &EnginesSettings) -> redis::RedisResult<()> {
-    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&settings.stream)
-        .arg(&settings.group)
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(conn)
-        .await;
+    let created: redis::RedisResult<()> =
+        redis::cmd("XGROUP").arg("CREATE").arg(&settings.stream).arg(&settings.group).arg("0").arg("MKSTREAM").query_async(conn).await;
     match created {
         Err(e) if e.code() == Some("BUSYGROUP") => Ok(()),
         other => other,

@@ -109,13 +109,7 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        Self {
-            jwt_secret: None,
-            access_token_ttl_secs: 900,
-            refresh_token_ttl_days: 7,
-            lockout_threshold: 5,
-            lockout_minutes: 15,
-        }
+        Self { jwt_secret: None, access_token_ttl_secs: 900, refresh_token_ttl_days: 7, lockout_threshold: 5, lockout_minutes: 15 }
     }
 }
 
@@ -163,13 +157,7 @@ pub struct VerticalSettings {
 
 impl Default for VerticalSettings {
     fn default() -> Self {
-        Self {
-            listen: ([127, 0, 0, 1], 8000).into(),
-            max_body_bytes: 1024 * 1024,
-            secure_cookies: true,
-            cors_origins: Vec::new(),
-            tenant_cache_ttl_ms: 1000,
-        }
+        Self { listen: ([127, 0, 0, 1], 8000).into(), max_body_bytes: 1024 * 1024, secure_cookies: true, cors_origins: Vec::new(), tenant_cache_ttl_ms: 1000 }
     }
 }
 
@@ -529,7 +517,11 @@ impl Settings {
                 return Err(ConfigError::new("proxy.trusted_proxies", format!("{p:?} is not an IP or CIDR")));
             }
         }
-        if self.proxy.threads == 0 || self.proxy.rate_limit_per_minute == 0 || self.proxy.login_rate_limit_per_minute == 0 || self.proxy.max_connections_per_ip == 0 {
+        if self.proxy.threads == 0
+            || self.proxy.rate_limit_per_minute == 0
+            || self.proxy.login_rate_limit_per_minute == 0
+            || self.proxy.max_connections_per_ip == 0
+        {
             return Err(ConfigError::new("proxy", "threads, rate limits and max_connections_per_ip must be at least 1"));
         }
         if self.proxy.keepalive_timeout_secs == 0 || self.proxy.client_read_timeout_secs == 0 {
@@ -566,7 +558,10 @@ impl Settings {
 }
 
 fn missing(key: &str) -> ConfigError {
-    ConfigError::new(key, format!("is required (set it in the config file, as ${ENV_PREFIX}{} or as a credential file named {key})", key.to_uppercase().replace('.', "__")))
+    ConfigError::new(
+        key,
+        format!("is required (set it in the config file, as ${ENV_PREFIX}{} or as a credential file named {key})", key.to_uppercase().replace('.', "__")),
+    )
 }
 
 fn figment_error(e: figment::Error) -> ConfigError {
@@ -586,13 +581,11 @@ fn figment_error(e: figment::Error) -> ConfigError {
 /// Reads `$CREDENTIALS_DIRECTORY/<section>.<key>` files (systemd `LoadCredential=`).
 fn read_credentials(dir: &Path) -> Result<BTreeMap<String, BTreeMap<String, String>>, ConfigError> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| ConfigError::new("CREDENTIALS_DIRECTORY", format!("cannot read {}: {e}", dir.display())))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| ConfigError::new("CREDENTIALS_DIRECTORY", format!("cannot read {}: {e}", dir.display())))?;
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         let Some((section, key)) = name.split_once('.') else { continue };
-        let value = std::fs::read_to_string(entry.path())
-            .map_err(|e| ConfigError::new(name.clone(), format!("cannot read credential file: {e}")))?;
+        let value = std::fs::read_to_string(entry.path()).map_err(|e| ConfigError::new(name.clone(), format!("cannot read credential file: {e}")))?;
         out.entry(section.to_owned()).or_default().insert(key.to_owned(), value.trim().to_owned());
     }
     Ok(out)
@@ -652,9 +645,12 @@ fn validate_postgres_url(key: &str, url: &str) -> Result<(), ConfigError> {
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         return Err(ConfigError::new(key, "must be a postgres:// URL"));
     }
-    url.parse::<tokio_postgres::Config>()
-        .map(|_| ())
-        .map_err(|e| ConfigError::new(key, format!("is not a valid PostgreSQL URL: {e} (sslmode may be disable, prefer or require; set database.ca_file to verify the server)")))
+    url.parse::<tokio_postgres::Config>().map(|_| ()).map_err(|e| {
+        ConfigError::new(
+            key,
+            format!("is not a valid PostgreSQL URL: {e} (sslmode may be disable, prefer or require; set database.ca_file to verify the server)"),
+        )
+    })
 }
 
 fn validate_redis_url(url: &str) -> Result<(), ConfigError> {
@@ -706,9 +702,11 @@ mod tests {
     #[test]
     fn file_then_env_precedence_and_lists() {
         let d = tmpdir("prec");
-        let file = write(&d, "c.toml", &format!(
-            "[auth]\njwt_secret = \"{GOOD_JWT}\"\n[vertical]\nlisten = \"127.0.0.1:9001\"\n[proxy]\nbase_domains = [\"example.com\"]\n"
-        ));
+        let file = write(
+            &d,
+            "c.toml",
+            &format!("[auth]\njwt_secret = \"{GOOD_JWT}\"\n[vertical]\nlisten = \"127.0.0.1:9001\"\n[proxy]\nbase_domains = [\"example.com\"]\n"),
+        );
         let s = Settings::load_from(Some(&file), None, env_none()).unwrap();
         assert_eq!(s.vertical.listen.port(), 9001);
         assert_eq!(s.proxy.base_domains, vec!["example.com"]);

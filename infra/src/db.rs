@@ -31,10 +31,7 @@ pub enum DbError {
 /// Builds a pool for `url`. Connections are opened lazily, so a service can start (and report
 /// not-ready) while the database is still coming up.
 pub fn pool(url: &Secret, settings: &DatabaseSettings, size: usize) -> Result<Pool, DbError> {
-    let mut cfg: tokio_postgres::Config = url
-        .expose()
-        .parse()
-        .map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
+    let mut cfg: tokio_postgres::Config = url.expose().parse().map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
     cfg.connect_timeout(Duration::from_secs(settings.connect_timeout_secs));
     if cfg.get_application_name().is_none() {
         cfg.application_name("basecommerce");
@@ -63,20 +60,15 @@ fn tls_connector(settings: &DatabaseSettings) -> Result<tokio_postgres_rustls::M
         .map_err(|e| ConfigError::new("database.url", e.to_string()))?;
     let config = match &settings.ca_file {
         Some(path) => {
-            let pem = std::fs::read(path)
-                .map_err(|e| ConfigError::new("database.ca_file", format!("cannot read {}: {e}", path.display())))?;
+            let pem = std::fs::read(path).map_err(|e| ConfigError::new("database.ca_file", format!("cannot read {}: {e}", path.display())))?;
             let mut roots = rustls::RootCertStore::empty();
             for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
-                let cert: rustls::pki_types::CertificateDer<'static> =
-                    cert.map_err(|e| ConfigError::new("database.ca_file", format!("bad PEM: {e}")))?;
+                let cert: rustls::pki_types::CertificateDer<'static> = cert.map_err(|e| ConfigError::new("database.ca_file", format!("bad PEM: {e}")))?;
                 roots.add(cert).map_err(|e| ConfigError::new("database.ca_file", e.to_string()))?;
             }
             builder.with_root_certificates(roots).with_no_client_auth()
         }
-        None => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(EncryptOnly(provider)))
-            .with_no_client_auth(),
+        None => builder.dangerous().with_custom_certificate_verifier(Arc::new(EncryptOnly(provider))).with_no_client_auth(),
     };
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
@@ -141,7 +133,11 @@ pub async fn tenant_transaction(client: &mut PooledClient, tenant_id: Uuid) -> R
 /// statements fail rather than run unbound. Every message is queued in the first poll, so a
 /// request dropped half-way still leaves the connection outside a transaction. Statements
 /// must be prepared beforehand (`prepare_cached`). Returns each statement's rows.
-pub async fn tenant_read(client: &PooledClient, tenant_id: Uuid, queries: &[(&tokio_postgres::Statement, &[&(dyn tokio_postgres::types::ToSql + Sync)])]) -> Result<Vec<Vec<tokio_postgres::Row>>, DbError> {
+pub async fn tenant_read(
+    client: &PooledClient,
+    tenant_id: Uuid,
+    queries: &[(&tokio_postgres::Statement, &[&(dyn tokio_postgres::types::ToSql + Sync)])],
+) -> Result<Vec<Vec<tokio_postgres::Row>>, DbError> {
     // A Uuid renders as hex and dashes only: nothing to escape in the literal.
     let begin = format!("BEGIN READ ONLY; SELECT set_config('app.tenant_id', '{tenant_id}', true)");
     // futures' join polls in order, so the messages go out in this order.
@@ -159,11 +155,13 @@ pub async fn tenant_read(client: &PooledClient, tenant_id: Uuid, queries: &[(&to
 /// A dedicated connection (outside the pool) that LISTENs on `channel`: each notification
 /// becomes a `()` on the receiver, and the receiver closes when the connection is lost — the
 /// caller then reconnects. Session state (advisory locks) lives exactly as long as it.
-pub async fn listen(url: &Secret, settings: &DatabaseSettings, application_name: &str, channel: &str) -> Result<(tokio_postgres::Client, tokio::sync::mpsc::Receiver<()>), DbError> {
-    let mut cfg: tokio_postgres::Config = url
-        .expose()
-        .parse()
-        .map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
+pub async fn listen(
+    url: &Secret,
+    settings: &DatabaseSettings,
+    application_name: &str,
+    channel: &str,
+) -> Result<(tokio_postgres::Client, tokio::sync::mpsc::Receiver<()>), DbError> {
+    let mut cfg: tokio_postgres::Config = url.expose().parse().map_err(|e| ConfigError::new("database.url", format!("is not a valid PostgreSQL URL: {e}")))?;
     cfg.connect_timeout(Duration::from_secs(settings.connect_timeout_secs));
     cfg.application_name(application_name);
     let (tx, rx) = tokio::sync::mpsc::channel(1);

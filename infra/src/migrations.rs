@@ -33,9 +33,7 @@ pub fn latest_version() -> i64 {
 
 /// The newest migration applied to the database (0 when none): readiness compares the two.
 pub async fn applied_version(client: &tokio_postgres::Client) -> Result<i64, DbError> {
-    let row = client
-        .query_opt("SELECT max(version)::int8 FROM refinery_schema_history", &[])
-        .await?;
+    let row = client.query_opt("SELECT max(version)::int8 FROM refinery_schema_history", &[]).await?;
     Ok(row.and_then(|r| r.get::<_, Option<i64>>(0)).unwrap_or(0))
 }
 

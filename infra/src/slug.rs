@@ -9,10 +9,43 @@ use std::str::FromStr;
 
 /// Labels that would collide with platform hosts or confuse users; never a tenant.
 pub const RESERVED_SLUGS: &[&str] = &[
-    "www", "api", "admin", "app", "auth", "static", "assets", "cdn", "mail", "smtp", "imap", "pop",
-    "ftp", "ns", "ns1", "ns2", "dns", "mx", "status", "health", "metrics", "login", "billing",
-    "support", "help", "docs", "blog", "dashboard", "localhost", "root", "system", "internal",
-    "staging", "dev", "test", "basecommerce", "_acme-challenge",
+    "www",
+    "api",
+    "admin",
+    "app",
+    "auth",
+    "static",
+    "assets",
+    "cdn",
+    "mail",
+    "smtp",
+    "imap",
+    "pop",
+    "ftp",
+    "ns",
+    "ns1",
+    "ns2",
+    "dns",
+    "mx",
+    "status",
+    "health",
+    "metrics",
+    "login",
+    "billing",
+    "support",
+    "help",
+    "docs",
+    "blog",
+    "dashboard",
+    "localhost",
+    "root",
+    "system",
+    "internal",
+    "staging",
+    "dev",
+    "test",
+    "basecommerce",
+    "_acme-challenge",
 ];
 
 /// Why a text is not a tenant slug; the message is meant for the person who typed it.
@@ -45,10 +78,7 @@ impl TenantSlug {
         if text.len() > 63 {
             return Err(SlugError::TooLong(text.len()));
         }
-        if let Some(bad) = text
-            .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
+        if let Some(bad) = text.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
             return Err(SlugError::InvalidChar(bad));
         }
         if text.starts_with('-') || text.ends_with('-') {

@@ -110,7 +110,19 @@ mod tests {
     #[test]
     fn deeper_names_invalid_labels_and_junk_are_not_tenants() {
         let r = router();
-        for h in ["a.b.example.com", "-a.example.com", "a_b.example.com", "api.example.com", "", ":80", "[::1]:80", "acme.example.com:x", "a..example.com", "ex ample.com", "é.example.com"] {
+        for h in [
+            "a.b.example.com",
+            "-a.example.com",
+            "a_b.example.com",
+            "api.example.com",
+            "",
+            ":80",
+            "[::1]:80",
+            "acme.example.com:x",
+            "a..example.com",
+            "ex ample.com",
+            "é.example.com",
+        ] {
             assert_eq!(r.route(h), Route::Invalid, "{h:?}");
         }
         assert_eq!(r.route("127.0.0.1:8080"), Route::Invalid);
@@ -174,7 +186,12 @@ mod tests {
     fn sni_store() -> std::sync::Arc<crate::tls::CertStore> {
         let store = crate::tls::CertStore::new();
         let k = sni_keys();
-        store.replace([("shop.example.com", "exact"), ("*.example.com", "wildcard"), ("default", "default")].into_iter().map(|(n, w)| (n.to_string(), k[w].clone())).collect());
+        store.replace(
+            [("shop.example.com", "exact"), ("*.example.com", "wildcard"), ("default", "default")]
+                .into_iter()
+                .map(|(n, w)| (n.to_string(), k[w].clone()))
+                .collect(),
+        );
         store
     }
 }

@@ -141,12 +141,8 @@ fn main() -> ExitCode {
         None
     };
     let answers = manager.as_ref().map(|m| m.answers()).unwrap_or_else(|| Arc::new(Http01Answers::local_only()));
-    let tenants = TenantResolver::new(
-        pool,
-        Duration::from_secs(p.tenant_cache_ttl_secs),
-        Duration::from_secs(p.negative_cache_ttl_secs),
-        p.tenant_cache_capacity,
-    );
+    let tenants =
+        TenantResolver::new(pool, Duration::from_secs(p.tenant_cache_ttl_secs), Duration::from_secs(p.negative_cache_ttl_secs), p.tenant_cache_capacity);
     let limits = Arc::new(Limits::new(p.rate_limit_per_minute, p.login_rate_limit_per_minute));
     let edge = EdgeProxy {
         router: proxy::host::HostRouter::new(&p.base_domains),
@@ -183,7 +179,15 @@ fn main() -> ExitCode {
     }
     server.add_service(background_service(
         "edge housekeeping",
-        Housekeeping { tenants, limits, certs, cert_dir: p.tls_cert_dir.clone(), redis_url: settings.redis.url.clone(), metrics_listen: p.metrics_listen, http_listen: p.http_listen },
+        Housekeeping {
+            tenants,
+            limits,
+            certs,
+            cert_dir: p.tls_cert_dir.clone(),
+            redis_url: settings.redis.url.clone(),
+            metrics_listen: p.metrics_listen,
+            http_listen: p.http_listen,
+        },
     ));
     tracing::info!(http = %p.http_listen, https = ?tls_enabled.then_some(p.https_listen), acme, upstreams = ?p.upstreams, "proxy starting");
     server.run_forever()

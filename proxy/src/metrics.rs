@@ -3,7 +3,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use once_cell::sync::Lazy;
-use prometheus::{register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounter, IntCounterVec, IntGaugeVec};
+use prometheus::{
+    register_histogram, register_int_counter, register_int_counter_vec, register_int_gauge_vec, Histogram, IntCounter, IntCounterVec, IntGaugeVec,
+};
 
 /// Requests by tenant (or `-`) and status.
 pub static REQUESTS: Lazy<IntCounterVec> =
@@ -17,9 +19,12 @@ pub static UPSTREAM_SECONDS: Lazy<Histogram> = Lazy::new(|| {
     )
     .expect("metric")
 });
-pub static RATE_LIMITED: Lazy<IntCounter> = Lazy::new(|| register_int_counter!("basecommerce_proxy_rate_limited_total", "Requests refused with 429").expect("metric"));
-pub static CONNECTIONS_REFUSED: Lazy<IntCounter> =
-    Lazy::new(|| register_int_counter!("basecommerce_proxy_connections_refused_total", "Requests refused because their IP held max_connections_per_ip connections").expect("metric"));
+pub static RATE_LIMITED: Lazy<IntCounter> =
+    Lazy::new(|| register_int_counter!("basecommerce_proxy_rate_limited_total", "Requests refused with 429").expect("metric"));
+pub static CONNECTIONS_REFUSED: Lazy<IntCounter> = Lazy::new(|| {
+    register_int_counter!("basecommerce_proxy_connections_refused_total", "Requests refused because their IP held max_connections_per_ip connections")
+        .expect("metric")
+});
 pub static CACHE: Lazy<IntCounterVec> =
     Lazy::new(|| register_int_counter_vec!("basecommerce_proxy_tenant_cache_total", "Tenant cache lookups by result", &["result"]).expect("metric"));
 /// The two children of `CACHE`, bound once: a labelled lookup hashes its labels on every call.

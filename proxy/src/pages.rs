@@ -28,7 +28,11 @@ pub fn error(json: bool, platform: &str, code: &str, title: &str, message: &str)
 pub fn landing(platform: &str) -> Page {
     Page {
         content_type: "text/html; charset=utf-8",
-        body: html(platform, platform, "Commerce for construction-materials dealers. Your store lives at your own subdomain; ask your administrator for its address."),
+        body: html(
+            platform,
+            platform,
+            "Commerce for construction-materials dealers. Your store lives at your own subdomain; ask your administrator for its address.",
+        ),
     }
 }
 

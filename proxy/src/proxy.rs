@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use http::{HeaderName, HeaderValue};
 use pingora::lb::{selection::RoundRobin, LoadBalancer};
 use pingora::prelude::*;
 use pingora::proxy::FailToProxy;
-use http::{HeaderName, HeaderValue};
 
 use crate::connlimit::{ConnectionSlot, ConnectionSlots};
 use crate::host::{HostRouter, Route};
@@ -330,7 +330,8 @@ impl ProxyHttp for EdgeProxy {
                 Some(slot) => ctx.slot = Some(slot),
                 None => {
                     metrics::CONNECTIONS_REFUSED.inc();
-                    let page = self.error_page(session, "too_many_connections", "Slow down", "Too many open connections from your address; close some and try again.");
+                    let page =
+                        self.error_page(session, "too_many_connections", "Slow down", "Too many open connections from your address; close some and try again.");
                     session.set_keepalive(None);
                     return self.respond(session, ctx, 429, page, &[(http::header::RETRY_AFTER, "1".into())]).await;
                 }
@@ -364,7 +365,12 @@ impl ProxyHttp for EdgeProxy {
                 // anyone knows, so say "try again" rather than "no such store" — a 404 would
                 // tell browsers, crawlers and API clients that the store is gone.
                 tracing::error!(error = %e, "tenant lookup failed");
-                let page = self.error_page(session, "upstream_unavailable", "Temporarily unavailable", "The store is restarting or overloaded; try again in a moment.");
+                let page = self.error_page(
+                    session,
+                    "upstream_unavailable",
+                    "Temporarily unavailable",
+                    "The store is restarting or overloaded; try again in a moment.",
+                );
                 return self.respond(session, ctx, 503, page, &[(http::header::RETRY_AFTER, "1".to_string())]).await;
             }
         };

@@ -76,10 +76,7 @@ impl TenantResolver {
         self.metrics.miss();
         let pool = self.pool.clone();
         let owned = key.to_owned();
-        let state = cache
-            .try_get_with(key.to_owned(), async move { lookup(&pool, sql, &owned).await })
-            .await
-            .map_err(|e: Arc<LookupError>| (*e).clone())?;
+        let state = cache.try_get_with(key.to_owned(), async move { lookup(&pool, sql, &owned).await }).await.map_err(|e: Arc<LookupError>| (*e).clone())?;
         if state == TenantState::Unknown {
             // Unknown hosts get the short negative TTL instead.
             cache.invalidate(key).await;

@@ -375,11 +375,18 @@ async fn fake_digitalocean(token: &'static str, dns_management: u16) -> FakeDigi
                                 return reply(422, json!({"id": "unprocessable_entity", "message": "type, name and data are required"}));
                             }
                             let fqdn = format!("{}.{zone}.", body["name"].as_str().unwrap());
-                            dns.post(format!("http://127.0.0.1:{dns_management}/set-txt")).json(&json!({"host": fqdn, "value": body["data"]})).send().await.unwrap();
+                            dns.post(format!("http://127.0.0.1:{dns_management}/set-txt"))
+                                .json(&json!({"host": fqdn, "value": body["data"]}))
+                                .send()
+                                .await
+                                .unwrap();
                             let mut records = records.lock().unwrap();
                             let id = records.len() as u64 + 1000;
                             records.insert(id, fqdn);
-                            reply(201, json!({"domain_record": {"id": id, "type": "TXT", "name": body["name"], "data": body["data"], "priority": null, "port": null, "ttl": body["ttl"], "weight": null, "flags": null, "tag": null}}))
+                            reply(
+                                201,
+                                json!({"domain_record": {"id": id, "type": "TXT", "name": body["name"], "data": body["data"], "priority": null, "port": null, "ttl": body["ttl"], "weight": null, "flags": null, "tag": null}}),
+                            )
                         }
                         ("DELETE", ["v2", "domains", _zone, "records", id]) => {
                             let fqdn = id.parse::<u64>().ok().and_then(|id| records.lock().unwrap().remove(&id));

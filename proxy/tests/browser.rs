@@ -26,11 +26,8 @@ const WAIT: Duration = Duration::from_secs(30);
 use harness::KillOnDrop as Killed;
 
 fn chromedriver() -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .map(|d| d.join("chromedriver"))
-        .find(|p| p.is_file());
+    let found =
+        std::env::var_os("PATH").into_iter().flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).map(|d| d.join("chromedriver")).find(|p| p.is_file());
     found.unwrap_or_else(|| {
         panic!("chromedriver not found on PATH: install Debian's `chromium` and `chromium-driver` (tests/ensure-packages.sh does; tests/run.sh runs it)")
     })
@@ -65,7 +62,8 @@ async fn start_chromedriver() -> (Killed, String) {
     let child = Command::new(chromedriver()).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     let url = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
-    eventually(WAIT, "chromedriver up", || async { client.get(format!("{url}/status")).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) }).await;
+    eventually(WAIT, "chromedriver up", || async { client.get(format!("{url}/status")).send().await.ok().filter(|r| r.status().is_success()).map(|_| ()) })
+        .await;
     (Killed(child), url)
 }
 
@@ -166,7 +164,8 @@ async fn a_tenant_runs_its_day_in_chromium_and_another_tenant_sees_none_of_it() 
     let url = settings.redis.url.clone().unwrap();
     let relay = OutboxRelay::new(settings.clone(), infra::redis::connect(&url).await.unwrap(), Metrics::new());
     let pool = infra::db::pool(settings.require_engines_database_url().unwrap(), &settings.database, 4).unwrap();
-    let worker = EventWorker::new(settings.clone(), pool, infra::redis::connect(&url).await.unwrap(), infra::redis::connect(&url).await.unwrap(), Metrics::new());
+    let worker =
+        EventWorker::new(settings.clone(), pool, infra::redis::connect(&url).await.unwrap(), infra::redis::connect(&url).await.unwrap(), Metrics::new());
     let tasks = [tokio::spawn(relay.run(rx.clone())), tokio::spawn(worker.run(rx))];
 
     let (_proxy, edge) = start_proxy(&stack).await;
@@ -277,7 +276,7 @@ async fn a_tenant_runs_its_day_in_chromium_and_another_tenant_sees_none_of_it() 
         wait_text(&c, ".flash", "Product added").await;
     }
     wait_text(&c, "#total", "443.93").await; // 10 × 32.00 + 3 × 45.90 × 0.9
-    // The script updates the totals while typing (the server's figures replace them on save).
+                                             // The script updates the totals while typing (the server's figures replace them on save).
     fill(&c, "discount_percent", "5").await;
     wait_text(&c, "#total", "421.73").await;
     click(&c, "form[data-live-totals] button[type=submit]").await;

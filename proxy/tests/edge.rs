@@ -155,9 +155,12 @@ async fn suspension_reaches_the_edge_within_a_second_and_custom_domains_route() 
     stack.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Active).await.unwrap();
 
     let db = stack.superuser().await;
-    db.execute("INSERT INTO tenant_domains (tenant_id, domain, verified) VALUES ($1, 'shop.acme-materiais.com.br', true), ($1, 'unverified.acme.net', false)", &[&s.tenant_id])
-        .await
-        .unwrap();
+    db.execute(
+        "INSERT INTO tenant_domains (tenant_id, domain, verified) VALUES ($1, 'shop.acme-materiais.com.br', true), ($1, 'unverified.acme.net', false)",
+        &[&s.tenant_id],
+    )
+    .await
+    .unwrap();
     let (st, _, body) = get(&p, "shop.acme-materiais.com.br", "/tenant.json", &[]).await;
     assert_eq!((st, serde_json::from_str::<Value>(&body).unwrap()["slug"].as_str()), (StatusCode::OK, Some("acme")), "{body}");
     let (st, _, _) = get(&p, "unverified.acme.net", "/tenant.json", &[]).await;
@@ -206,7 +209,13 @@ async fn headers_are_set_by_the_edge_and_refusals_never_reach_the_upstream() {
         &p,
         "acme.example.com",
         "/api/v1/x?q=1",
-        &[("x-tenant-slug", "evil"), ("x-forwarded-for", "6.6.6.6"), ("x-basecommerce-edge", "forged"), ("x-request-id", "req-42"), ("forwarded", "for=6.6.6.6")],
+        &[
+            ("x-tenant-slug", "evil"),
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-basecommerce-edge", "forged"),
+            ("x-request-id", "req-42"),
+            ("forwarded", "for=6.6.6.6"),
+        ],
     )
     .await;
     assert_eq!(s, StatusCode::OK);
@@ -383,7 +392,9 @@ async fn a_client_stalling_mid_body_is_cut_off() {
     let env = vec![("BASECOMMERCE_PROXY__CLIENT_READ_TIMEOUT_SECS", "1".to_string())];
     let p = proxy(&stack, Options { env, ..Default::default() }).await;
     let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
-    conn.write_all(b"POST /api/v1/clients HTTP/1.1\r\nHost: acme.example.com\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":").await.unwrap();
+    conn.write_all(b"POST /api/v1/clients HTTP/1.1\r\nHost: acme.example.com\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"kind\":")
+        .await
+        .unwrap();
     // The edge gives up on the body and closes; without the timeout it would wait a minute.
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(WAIT, conn.read_to_end(&mut rest)).await;
@@ -499,7 +510,8 @@ async fn a_refused_connection_is_retried_on_another_upstream_for_every_method() 
                     let rb = if i % 2 == 0 {
                         http.get(format!("http://{at}/api/v1/products"))
                     } else {
-                        http.post(format!("http://{at}/api/v1/products")).json(&serde_json::json!({"code": format!("R{round}-{i}"), "name": "Retried", "unit": "UN", "base_price": "1.00"}))
+                        http.post(format!("http://{at}/api/v1/products"))
+                            .json(&serde_json::json!({"code": format!("R{round}-{i}"), "name": "Retried", "unit": "UN", "base_price": "1.00"}))
                     };
                     rb.header("host", "acme.example.com").bearer_auth(token).send().await.unwrap().status()
                 })
@@ -573,7 +585,8 @@ async fn tls_by_sni_with_live_certificate_swap_redirects_and_http2() {
     // A certificate dropped into the directory is served without a restart; the open
     // connection of acme keeps working meanwhile.
     issue(&ca, &dir, "gamma.example.com", &["gamma.example.com"]);
-    let resp = eventually(WAIT, "gamma's certificate served", || async { c.get(format!("https://gamma.example.com:{port}/tenant.json")).send().await.ok() }).await;
+    let resp =
+        eventually(WAIT, "gamma's certificate served", || async { c.get(format!("https://gamma.example.com:{port}/tenant.json")).send().await.ok() }).await;
     assert_eq!(resp.json::<Value>().await.unwrap()["slug"], "gamma");
     let resp = c.get(format!("https://acme.example.com:{port}/tenant.json")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
@@ -670,11 +683,7 @@ async fn graceful_reload_loses_no_request() {
 /// Starts `basecommerce-proxy -u` on `addr` with `sock` without waiting (it blocks until the
 /// old process hands over its sockets).
 fn proxy_in_background(stack: &Stack, addr: SocketAddr, sock: &Path) -> Child {
-    proxy_command(stack, addr, &stack.vertical.to_string(), sock)
-        .arg("-u")
-        .env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", "1000000")
-        .spawn()
-        .unwrap()
+    proxy_command(stack, addr, &stack.vertical.to_string(), sock).arg("-u").env("BASECOMMERCE_PROXY__RATE_LIMIT_PER_MINUTE", "1000000").spawn().unwrap()
 }
 
 /// The proxy binary configured like the stack, listening on `http`, in front of `upstreams`

@@ -230,7 +230,14 @@ impl Admin {
             .await?;
         Ok(rows
             .iter()
-            .map(|r| CertificateStatus { name: r.get(0), issuer: r.get(1), not_after: r.get(2), failures: r.get(3), last_error: r.get(4), next_attempt_at: r.get(5) })
+            .map(|r| CertificateStatus {
+                name: r.get(0),
+                issuer: r.get(1),
+                not_after: r.get(2),
+                failures: r.get(3),
+                last_error: r.get(4),
+                next_attempt_at: r.get(5),
+            })
             .collect())
     }
 
@@ -311,8 +318,13 @@ impl Admin {
             Some(id) => (id.to_owned(), id.to_owned()),
             None => ("-".to_owned(), "+".to_owned()),
         };
-        let reply: redis::streams::StreamRangeReply =
-            redis::cmd("XRANGE").arg(&e.dlq_stream).arg(&start).arg(&end).query_async(&mut redis).await.map_err(|e| AdminError::Unavailable(format!("redis: {e}")))?;
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&e.dlq_stream)
+            .arg(&start)
+            .arg(&end)
+            .query_async(&mut redis)
+            .await
+            .map_err(|e| AdminError::Unavailable(format!("redis: {e}")))?;
         if reply.ids.is_empty() {
             return Err(AdminError::NotFound(match id {
                 Some(id) => format!("no dead letter {id}"),
@@ -324,7 +336,15 @@ impl Admin {
             let event: String = entry.get(infra::bus::FIELD_EVENT).unwrap_or_default();
             let event_type: String = entry.get(infra::bus::FIELD_TYPE).unwrap_or_default();
             let result: redis::RedisResult<()> = async {
-                redis::cmd("XADD").arg(&e.stream).arg("*").arg(infra::bus::FIELD_EVENT).arg(&event).arg(infra::bus::FIELD_TYPE).arg(&event_type).query_async::<String>(&mut redis).await?;
+                redis::cmd("XADD")
+                    .arg(&e.stream)
+                    .arg("*")
+                    .arg(infra::bus::FIELD_EVENT)
+                    .arg(&event)
+                    .arg(infra::bus::FIELD_TYPE)
+                    .arg(&event_type)
+                    .query_async::<String>(&mut redis)
+                    .await?;
                 redis::cmd("XDEL").arg(&e.dlq_stream).arg(&entry.id).query_async::<u64>(&mut redis).await?;
                 Ok(())
             }

@@ -114,7 +114,13 @@ pub fn declared_methods(path: &str) -> Option<Vec<&'static str>> {
             .paths
             .iter()
             .map(|(pattern, item)| {
-                let methods = [("GET", item.get.is_some()), ("PUT", item.put.is_some()), ("POST", item.post.is_some()), ("DELETE", item.delete.is_some()), ("PATCH", item.patch.is_some())];
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                ];
                 (pattern.trim_matches('/').split('/').map(str::to_owned).collect(), methods.into_iter().filter(|m| m.1).map(|m| m.0).collect())
             })
             .collect()

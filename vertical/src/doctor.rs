@@ -129,8 +129,14 @@ async fn check_postgres(s: &Settings) -> Vec<Finding> {
     match applied.await {
         Ok(v) if v == latest => out.push(Finding::ok("migrations", format!("schema current (V{v})"))),
         Ok(v) if v < latest => out.push(Finding::fail("migrations", format!("schema at V{v}, this release needs V{latest}"), "basecommerce migrate")),
-        Ok(v) => out.push(Finding::warn("migrations", format!("schema at V{v} is newer than this release (V{latest})"), "install the matching release (install.sh --from …)")),
-        Err(e) => out.push(Finding::fail("migrations", format!("cannot read the schema version: {e}"), "check database.migrate_url, then basecommerce migrate")),
+        Ok(v) => out.push(Finding::warn(
+            "migrations",
+            format!("schema at V{v} is newer than this release (V{latest})"),
+            "install the matching release (install.sh --from …)",
+        )),
+        Err(e) => {
+            out.push(Finding::fail("migrations", format!("cannot read the schema version: {e}"), "check database.migrate_url, then basecommerce migrate"))
+        }
     }
     out
 }
@@ -176,7 +182,11 @@ fn check_units() -> Vec<Finding> {
             if state == "active" {
                 Finding::ok("units", format!("{unit} active"))
             } else {
-                Finding::fail("units", format!("{unit} is {}", if state.is_empty() { "unknown" } else { &state }), format!("systemctl restart {unit}; journalctl -u {unit} -n 50"))
+                Finding::fail(
+                    "units",
+                    format!("{unit} is {}", if state.is_empty() { "unknown" } else { &state }),
+                    format!("systemctl restart {unit}; journalctl -u {unit} -n 50"),
+                )
             }
         })
         .collect()
@@ -185,12 +195,7 @@ fn check_units() -> Vec<Finding> {
 /// Unit names from `systemctl list-unit-files --no-legend --plain` (templates excluded: their
 /// instances are what runs).
 pub fn enabled_units(listing: &str) -> Vec<String> {
-    listing
-        .lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .filter(|u| u.ends_with(".service") && !u.ends_with("@.service"))
-        .map(str::to_owned)
-        .collect()
+    listing.lines().filter_map(|l| l.split_whitespace().next()).filter(|u| u.ends_with(".service") && !u.ends_with("@.service")).map(str::to_owned).collect()
 }
 
 /// Served certificates must not be expired (fail) or expire within 14 days (warn).
@@ -206,8 +211,14 @@ fn check_certificates(s: &Settings) -> Vec<Finding> {
         let valid_soon = Command::new("openssl").args(["x509", "-noout", "-checkend", "1209600", "-in", &p]).output();
         match (valid_now, valid_soon) {
             (Ok(now), Ok(soon)) if now.status.success() && soon.status.success() => out.push(Finding::ok("certificates", format!("{p} valid for 14+ days"))),
-            (Ok(now), Ok(_)) if now.status.success() => out.push(Finding::warn("certificates", format!("{p} expires within 14 days"), "renew it (ACME renews itself; files: copy new ones, then install.sh --tls files DIR)")),
-            (Ok(_), Ok(_)) => out.push(Finding::fail("certificates", format!("{p} has expired"), "replace it: install.sh --tls files DIR (or --tls self-signed)")),
+            (Ok(now), Ok(_)) if now.status.success() => out.push(Finding::warn(
+                "certificates",
+                format!("{p} expires within 14 days"),
+                "renew it (ACME renews itself; files: copy new ones, then install.sh --tls files DIR)",
+            )),
+            (Ok(_), Ok(_)) => {
+                out.push(Finding::fail("certificates", format!("{p} has expired"), "replace it: install.sh --tls files DIR (or --tls self-signed)"))
+            }
             _ => {
                 out.push(Finding::warn("certificates", "openssl is not installed: expiry not checked", "apt-get install openssl"));
                 break;
@@ -230,7 +241,8 @@ fn check_disk() -> Vec<Finding> {
         .filter(|(mount, _, _)| seen.insert(mount.clone()))
         .map(|(mount, used_pct, avail_mb)| {
             let detail = format!("{mount}: {}% free ({avail_mb} MB)", 100 - used_pct);
-            let fix = format!("free space on {mount} (journalctl --vacuum-size=200M, apt-get clean, old backups: pgbackrest expire) or resize the droplet's disk");
+            let fix =
+                format!("free space on {mount} (journalctl --vacuum-size=200M, apt-get clean, old backups: pgbackrest expire) or resize the droplet's disk");
             disk_finding(used_pct, avail_mb, detail, fix)
         })
         .collect()
@@ -322,7 +334,8 @@ mod tests {
 
     #[test]
     fn enabled_units_skip_templates() {
-        let listing = "basecommerce-proxy.service enabled enabled\nbasecommerce-worker@.service enabled enabled\nbasecommerce-worker@11.service enabled enabled\n";
+        let listing =
+            "basecommerce-proxy.service enabled enabled\nbasecommerce-worker@.service enabled enabled\nbasecommerce-worker@11.service enabled enabled\n";
         assert_eq!(enabled_units(listing), vec!["basecommerce-proxy.service", "basecommerce-worker@11.service"]);
     }
 
@@ -351,7 +364,10 @@ mod tests {
 
     #[test]
     fn report_names_problems_and_fixes() {
-        let findings = vec![Finding::ok("redis", "reachable"), Finding::fail("units", "basecommerce-worker.service is failed", "systemctl restart basecommerce-worker.service")];
+        let findings = vec![
+            Finding::ok("redis", "reachable"),
+            Finding::fail("units", "basecommerce-worker.service is failed", "systemctl restart basecommerce-worker.service"),
+        ];
         assert!(has_failures(&findings));
         let text = render(&findings);
         assert!(text.contains("FAIL  units"));

@@ -48,10 +48,7 @@ impl Req {
 
     /// Query string parameters (last value wins).
     pub fn query_params(&self) -> HashMap<String, String> {
-        self.query
-            .as_deref()
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-            .unwrap_or_default()
+        self.query.as_deref().map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default()
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
@@ -81,17 +78,19 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         let field = if let Some(rest) = msg.strip_prefix("unknown field `") {
             let name = rest.split('`').next().unwrap_or("");
             // The path may already end at the unknown field, depending on the serde version.
-            Some(if path == "." || path == name { name.to_string() } else if path.ends_with(&format!(".{name}")) { path.clone() } else { format!("{path}.{name}") })
+            Some(if path == "." || path == name {
+                name.to_string()
+            } else if path.ends_with(&format!(".{name}")) {
+                path.clone()
+            } else {
+                format!("{path}.{name}")
+            })
         } else if path == "." {
             None
         } else {
             Some(path)
         };
-        let message = if inner.is_syntax() || inner.is_eof() {
-            format!("malformed JSON: {msg}")
-        } else {
-            msg
-        };
+        let message = if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {msg}") } else { msg };
         ApiError::BadRequest { code: "invalid_request", message, field }
     })
 }
@@ -166,11 +165,9 @@ impl ListParams {
     pub fn from_query(q: &HashMap<String, String>) -> ApiResult<Self> {
         let limit = match q.get("limit") {
             None => 50,
-            Some(v) => v
-                .parse::<i64>()
-                .ok()
-                .filter(|n| (1..=200).contains(n))
-                .ok_or_else(|| ApiError::bad_field("limit", "limit must be an integer from 1 to 200"))?,
+            Some(v) => {
+                v.parse::<i64>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| ApiError::bad_field("limit", "limit must be an integer from 1 to 200"))?
+            }
         };
         let cursor = q.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::decode(c)).transpose()?;
         Ok(Self { limit, cursor })

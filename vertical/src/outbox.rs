@@ -34,7 +34,14 @@ impl Aggregate {
 
 /// Appends an event to `event_outbox` and schedules a NOTIFY (Postgres delivers it only when the
 /// transaction commits, which is exactly when the relay should wake).
-pub async fn record(tx: &Transaction<'_>, tenant_id: Uuid, aggregate: Aggregate, aggregate_id: Uuid, event_type: &str, payload: serde_json::Value) -> ApiResult<EventEnvelope> {
+pub async fn record(
+    tx: &Transaction<'_>,
+    tenant_id: Uuid,
+    aggregate: Aggregate,
+    aggregate_id: Uuid,
+    event_type: &str,
+    payload: serde_json::Value,
+) -> ApiResult<EventEnvelope> {
     let event = EventEnvelope::new(tenant_id, aggregate.as_str(), aggregate_id, event_type, payload);
     let insert = tx
         .prepare_cached(

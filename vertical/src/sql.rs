@@ -66,7 +66,13 @@ impl Patch {
 
 /// One row of the tenant's data, or 404: runs `sql` (`$1` = id, `$2` = tenant) in a tenant
 /// transaction and commits (so it serves reads and single-statement updates alike).
-pub async fn one_row(state: &crate::state::AppState, tenant: &crate::domain::tenant::Tenant, sql: &str, id: uuid::Uuid, what: &str) -> crate::error::ApiResult<tokio_postgres::Row> {
+pub async fn one_row(
+    state: &crate::state::AppState,
+    tenant: &crate::domain::tenant::Tenant,
+    sql: &str,
+    id: uuid::Uuid,
+    what: &str,
+) -> crate::error::ApiResult<tokio_postgres::Row> {
     let mut client = state.pool.get().await?;
     let tx = infra::db::tenant_transaction(&mut client, tenant.id).await?;
     // Prepared once per connection: an unprepared statement costs a second round trip.

@@ -235,11 +235,5 @@ async fn read_request(state: &AppState, req: Request<Incoming>) -> Result<Req, A
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(ApiError::PayloadTooLarge(max)),
         Err(e) => return Err(ApiError::bad_request("invalid_request", format!("could not read the request body: {e}"))),
     };
-    Ok(Req {
-        method: parts.method,
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers: parts.headers,
-        body,
-    })
+    Ok(Req { method: parts.method, path: parts.uri.path().to_owned(), query: parts.uri.query().map(str::to_owned), headers: parts.headers, body })
 }

@@ -34,9 +34,7 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> ApiResult<Optio
 pub fn opt_email(field: &str, value: Option<&str>) -> ApiResult<Option<String>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(None),
-        Some(v) => crate::domain::user::Email::parse(v)
-            .map(|e| Some(e.as_str().to_owned()))
-            .map_err(|m| ApiError::invalid(field, format!("{field} {m}"))),
+        Some(v) => crate::domain::user::Email::parse(v).map(|e| Some(e.as_str().to_owned())).map_err(|m| ApiError::invalid(field, format!("{field} {m}"))),
     }
 }
 
@@ -58,10 +56,7 @@ pub fn percent(field: &str, v: Decimal) -> ApiResult<Decimal> {
 
 /// A query-string UUID filter.
 pub fn query_uuid(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<Uuid>> {
-    q.get(name)
-        .filter(|v| !v.is_empty())
-        .map(|v| Uuid::parse_str(v).map_err(|_| ApiError::bad_field(name, format!("{name} must be a UUID"))))
-        .transpose()
+    q.get(name).filter(|v| !v.is_empty()).map(|v| Uuid::parse_str(v).map_err(|_| ApiError::bad_field(name, format!("{name} must be a UUID")))).transpose()
 }
 
 /// A query-string boolean filter.

@@ -69,11 +69,8 @@ async fn five_failures_lock_the_account_for_fifteen_minutes() {
 
     let db = app.superuser().await;
     let row = db.query_one("SELECT locked_until - now() FROM users WHERE email = $1", &[&t.admin_email]).await.unwrap();
-    let remaining: tokio_postgres::types::Json<Value> = db
-        .query_one("SELECT to_jsonb(extract(epoch FROM locked_until - now())) FROM users WHERE email = $1", &[&t.admin_email])
-        .await
-        .unwrap()
-        .get(0);
+    let remaining: tokio_postgres::types::Json<Value> =
+        db.query_one("SELECT to_jsonb(extract(epoch FROM locked_until - now())) FROM users WHERE email = $1", &[&t.admin_email]).await.unwrap().get(0);
     let secs = remaining.0.as_f64().unwrap();
     assert!((14.0 * 60.0..=15.0 * 60.0).contains(&secs), "locked for {secs}s");
     drop(row);
@@ -129,12 +126,7 @@ async fn refresh_works_from_the_cookie_and_logout_ends_it() {
     assert_eq!(resp.status(), StatusCode::OK);
     let fresh: Value = resp.json().await.unwrap();
 
-    let resp = app
-        .req(Method::POST, "acme", "/auth/logout")
-        .json(&json!({ "refresh_token": fresh["refresh_token"] }))
-        .send()
-        .await
-        .unwrap();
+    let resp = app.req(Method::POST, "acme", "/auth/logout").json(&json!({ "refresh_token": fresh["refresh_token"] })).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let cleared: Vec<_> = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
     assert!(cleared.iter().any(|c| c.starts_with("bc_access=;") && c.contains("Max-Age=0")), "{cleared:?}");
@@ -173,9 +165,8 @@ async fn users_api_is_admin_only_and_validates() {
     assert_eq!(u["email"], "seller@acme.test");
     assert!(u.get("password_hash").is_none());
 
-    let (s, e) = app
-        .call(Method::POST, "acme", &admin, "/api/v1/users", Some(json!({"email": "seller@acme.test", "password": PASSWORD, "role": "seller"})))
-        .await;
+    let (s, e) =
+        app.call(Method::POST, "acme", &admin, "/api/v1/users", Some(json!({"email": "seller@acme.test", "password": PASSWORD, "role": "seller"}))).await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     let (s, e) = app.call(Method::POST, "acme", &admin, "/api/v1/users", Some(json!({"email": "x@acme.test", "password": "short", "role": "seller"}))).await;
     assert_eq!((s, e["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")));

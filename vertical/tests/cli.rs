@@ -26,12 +26,7 @@ impl Cli {
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_basecommerce"))
-            .args(args)
-            .envs(self.env.iter().cloned())
-            .env_remove("CREDENTIALS_DIRECTORY")
-            .output()
-            .unwrap()
+        Command::new(env!("CARGO_BIN_EXE_basecommerce")).args(args).envs(self.env.iter().cloned()).env_remove("CREDENTIALS_DIRECTORY").output().unwrap()
     }
 
     fn ok_json(&self, args: &[&str]) -> Value {
@@ -108,10 +103,7 @@ fn config_errors_exit_78_with_one_line_naming_the_key() {
         assert!(out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-vertical"))
-        .args(["--config", "/nonexistent/basecommerce.toml"])
-        .output()
-        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-vertical")).args(["--config", "/nonexistent/basecommerce.toml"]).output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--config"));
 }

@@ -29,16 +29,38 @@ async fn shop(app: &TestApp, slug: &str) -> Shop {
     let admin = app.token(slug, &t.admin_email).await;
     let seller = app.token(slug, &seller_email).await;
     let (s, client) = app
-        .call(Method::POST, slug, &seller, "/api/v1/clients", Some(json!({"kind": "company", "name": "Construtora Alfa", "document": "12.345.678/0001-90", "city": "Campinas", "postal_code": "13010-000"})))
+        .call(
+            Method::POST,
+            slug,
+            &seller,
+            "/api/v1/clients",
+            Some(json!({"kind": "company", "name": "Construtora Alfa", "document": "12.345.678/0001-90", "city": "Campinas", "postal_code": "13010-000"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{client}");
     let (s, site) = app
-        .call(Method::POST, slug, &seller, "/api/v1/sites", Some(json!({"client_id": client["id"], "name": "Obra Centro", "city": "Campinas", "postal_code": "13010-100"})))
+        .call(
+            Method::POST,
+            slug,
+            &seller,
+            "/api/v1/sites",
+            Some(json!({"client_id": client["id"], "name": "Obra Centro", "city": "Campinas", "postal_code": "13010-100"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{site}");
-    let (s, cement) = app.call(Method::POST, slug, &admin, "/api/v1/products", Some(json!({"code": "CIM-50", "name": "Cimento CP-II 50kg", "unit": "UN", "base_price": "32.90"}))).await;
+    let (s, cement) = app
+        .call(
+            Method::POST,
+            slug,
+            &admin,
+            "/api/v1/products",
+            Some(json!({"code": "CIM-50", "name": "Cimento CP-II 50kg", "unit": "UN", "base_price": "32.90"})),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{cement}");
-    let (s, sand) = app.call(Method::POST, slug, &admin, "/api/v1/products", Some(json!({"code": "AREIA-M3", "name": "Areia média", "unit": "M3", "base_price": 120}))).await;
+    let (s, sand) = app
+        .call(Method::POST, slug, &admin, "/api/v1/products", Some(json!({"code": "AREIA-M3", "name": "Areia média", "unit": "M3", "base_price": 120})))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{sand}");
     let id = |v: &Value| v["id"].as_str().unwrap().to_owned();
     Shop { slug: slug.into(), admin, seller, client: id(&client), site: id(&site), cement: id(&cement), sand: id(&sand) }
@@ -153,8 +175,16 @@ async fn quote_to_delivered_order_with_exact_totals_and_events() {
     assert_eq!(
         types(&evs),
         vec![
-            "quote_created", "quote_sent", "quote_approved", "quote_converted", "order_created", "product_price_changed",
-            "order_status_changed", "order_status_changed", "order_status_changed", "sale_recorded"
+            "quote_created",
+            "quote_sent",
+            "quote_approved",
+            "quote_converted",
+            "order_created",
+            "product_price_changed",
+            "order_status_changed",
+            "order_status_changed",
+            "order_status_changed",
+            "sale_recorded"
         ]
     );
     let sale = &evs.iter().find(|(t, _)| t == "sale_recorded").unwrap().1;
@@ -282,7 +312,8 @@ async fn another_tenant_sees_nothing_and_can_reference_nothing() {
     let (s, _) = app.call(Method::POST, "beta", &b.admin, &format!("/api/v1/suppliers/{sid}/prices"), Some(json!({"product_id": b.cement, "price": 10}))).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
-    let a_ids: HashSet<String> = [&a.client, &a.site, &a.cement, &a.sand].iter().map(|s| s.to_string()).chain([qid.to_string(), oid.to_string(), sid.to_string()]).collect();
+    let a_ids: HashSet<String> =
+        [&a.client, &a.site, &a.cement, &a.sand].iter().map(|s| s.to_string()).chain([qid.to_string(), oid.to_string(), sid.to_string()]).collect();
     for list in ["clients", "sites", "products", "quotes", "orders", "suppliers", "stock"] {
         let (s, page) = app.call(Method::GET, "beta", &b.admin, &format!("/api/v1/{list}"), None).await;
         assert_eq!(s, StatusCode::OK, "{list}");
@@ -304,17 +335,31 @@ async fn stock_supplier_and_price_events_land_once_each() {
     assert_eq!(s, StatusCode::CREATED, "{sup}");
     let sid = sup["id"].as_str().unwrap();
     let (s, r) = app
-        .call(Method::POST, "acme", &shop.admin, "/api/v1/stock/receipts", Some(json!({"product_id": shop.cement, "quantity": "100", "supplier_id": sid, "unit_cost": "25.10"})))
+        .call(
+            Method::POST,
+            "acme",
+            &shop.admin,
+            "/api/v1/stock/receipts",
+            Some(json!({"product_id": shop.cement, "quantity": "100", "supplier_id": sid, "unit_cost": "25.10"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
     let (s, _) = app
-        .call(Method::POST, "acme", &shop.admin, "/api/v1/stock/adjustments", Some(json!({"product_id": shop.cement, "quantity": "-3", "reason": "broken bags"})))
+        .call(
+            Method::POST,
+            "acme",
+            &shop.admin,
+            "/api/v1/stock/adjustments",
+            Some(json!({"product_id": shop.cement, "quantity": "-3", "reason": "broken bags"})),
+        )
         .await;
     assert_eq!(s, StatusCode::CREATED);
     let (s, _) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/stock/receipts", Some(json!({"product_id": shop.cement, "quantity": 1}))).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "sellers do not manage stock");
     for price in ["25.00", "28.00"] {
-        let (s, p) = app.call(Method::POST, "acme", &shop.admin, &format!("/api/v1/suppliers/{sid}/prices"), Some(json!({"product_id": shop.cement, "price": price}))).await;
+        let (s, p) = app
+            .call(Method::POST, "acme", &shop.admin, &format!("/api/v1/suppliers/{sid}/prices"), Some(json!({"product_id": shop.cement, "price": price})))
+            .await;
         assert_eq!(s, StatusCode::CREATED, "{p}");
     }
     let (_, prices) = app.call(Method::GET, "acme", &shop.seller, &format!("/api/v1/suppliers/{sid}/prices"), None).await;
@@ -372,10 +417,13 @@ async fn quote_rules_send_needs_items_approve_needs_validity_cancel_not_after_co
     let (s, e) = app.call(Method::DELETE, "acme", &shop.seller, &format!("/api/v1/clients/{}", shop.client), None).await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("client_in_use")));
     assert!(e["error"]["message"].as_str().unwrap().contains("2 quote(s) and 1 order(s)"), "{e}");
-    let (_, fresh) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "individual", "name": "Ana", "document": "123.456.789-00"}))).await;
+    let (_, fresh) =
+        app.call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "individual", "name": "Ana", "document": "123.456.789-00"}))).await;
     let (s, _) = app.call(Method::DELETE, "acme", &shop.seller, &format!("/api/v1/clients/{}", fresh["id"].as_str().unwrap()), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    let (s, e) = app.call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "company", "name": "Dup", "document": "12.345.678/0001-90"}))).await;
+    let (s, e) = app
+        .call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "company", "name": "Dup", "document": "12.345.678/0001-90"})))
+        .await;
     assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("duplicate_document")));
 }
 
@@ -443,7 +491,13 @@ async fn bad_input_is_refused_with_the_field_named() {
     assert_eq!(s, StatusCode::BAD_REQUEST);
     let (_, sup) = app.call(Method::POST, "acme", &shop.admin, "/api/v1/suppliers", Some(json!({"name": "S"}))).await;
     let (s, e) = app
-        .call(Method::POST, "acme", &shop.admin, &format!("/api/v1/suppliers/{}/prices", sup["id"].as_str().unwrap()), Some(json!({"product_id": shop.cement, "price": "1", "valid_from": "-10000-01-01"})))
+        .call(
+            Method::POST,
+            "acme",
+            &shop.admin,
+            &format!("/api/v1/suppliers/{}/prices", sup["id"].as_str().unwrap()),
+            Some(json!({"product_id": shop.cement, "price": "1", "valid_from": "-10000-01-01"})),
+        )
         .await;
     assert!(s.is_client_error(), "{s} {e}");
     assert!(events(&app, "acme").await.is_empty(), "refused requests leave no events");
@@ -454,7 +508,14 @@ async fn lists_search_filter_and_paginate() {
     let app = TestApp::spawn().await;
     let shop = shop(&app, "acme").await;
     for i in 0..5 {
-        app.call(Method::POST, "acme", &shop.admin, "/api/v1/products", Some(json!({"code": format!("TIJ-{i}"), "name": format!("Tijolo {i}"), "unit": "UN", "base_price": "1.10"}))).await;
+        app.call(
+            Method::POST,
+            "acme",
+            &shop.admin,
+            "/api/v1/products",
+            Some(json!({"code": format!("TIJ-{i}"), "name": format!("Tijolo {i}"), "unit": "UN", "base_price": "1.10"})),
+        )
+        .await;
     }
     let (_, found) = app.call(Method::GET, "acme", &shop.seller, "/api/v1/products?search=tijolo", None).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 5);

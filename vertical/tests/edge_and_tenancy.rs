@@ -160,13 +160,7 @@ async fn row_level_security_blocks_a_query_that_forgets_its_tenant_filter() {
     tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&a.id.to_string()]).await.unwrap();
     let emails: Vec<String> = tx.query("SELECT email FROM users", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
     assert_eq!(emails, vec![a.admin_email.clone()]);
-    let err = tx
-        .execute(
-            "INSERT INTO clients (tenant_id, kind, name, document) VALUES ($1, 'company', 'Sneaky', '1')",
-            &[&b.id],
-        )
-        .await
-        .unwrap_err();
+    let err = tx.execute("INSERT INTO clients (tenant_id, kind, name, document) VALUES ($1, 'company', 'Sneaky', '1')", &[&b.id]).await.unwrap_err();
     let msg = err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default();
     assert!(msg.contains("row-level security"), "{msg}");
     tx.rollback().await.unwrap();

@@ -174,7 +174,8 @@ async fn forms_show_errors_by_the_field_and_the_quote_flow_computes_totals() {
     assert!(!again.body.contains("Client created."), "a flash shows once");
 
     b.get(&format!("/clients/{client}/sites/new")).await;
-    let page = b.post(&format!("/clients/{client}/sites/new"), &[("name", "Obra Centro"), ("city", "Campinas"), ("postal_code", "13010-100"), ("active", "on")]).await;
+    let page =
+        b.post(&format!("/clients/{client}/sites/new"), &[("name", "Obra Centro"), ("city", "Campinas"), ("postal_code", "13010-100"), ("active", "on")]).await;
     assert!(page.body.contains("Job site created.") && page.body.contains("Obra Centro"));
 
     b.get("/products/new").await;
@@ -203,10 +204,40 @@ async fn forms_show_errors_by_the_field_and_the_quote_flow_computes_totals() {
     let page = b.post(&format!("/quotes/{quote}/add"), &[("product_id", &are), ("quantity", "3"), ("discount_percent", "10")]).await;
     assert!(page.body.contains("id=\"total\">443.93<"), "320.00 + 123.93");
     // A bad quantity is refused next to its line, the other input kept.
-    let page = b.post(&format!("/quotes/{quote}"), &[("product_0", &cim), ("price_0", "32.00"), ("qty_0", "-2"), ("disc_0", "0"), ("product_1", &are), ("price_1", "45.90"), ("qty_1", "3"), ("disc_1", "10"), ("discount_percent", "5")]).await;
+    let page = b
+        .post(
+            &format!("/quotes/{quote}"),
+            &[
+                ("product_0", &cim),
+                ("price_0", "32.00"),
+                ("qty_0", "-2"),
+                ("disc_0", "0"),
+                ("product_1", &are),
+                ("price_1", "45.90"),
+                ("qty_1", "3"),
+                ("disc_1", "10"),
+                ("discount_percent", "5"),
+            ],
+        )
+        .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.body.contains("value=\"-2\"") && page.body.contains("must be greater than 0"));
-    let page = b.post(&format!("/quotes/{quote}"), &[("product_0", &cim), ("price_0", "32.00"), ("qty_0", "10"), ("disc_0", "0"), ("product_1", &are), ("price_1", "45.90"), ("qty_1", "3"), ("disc_1", "10"), ("discount_percent", "5")]).await;
+    let page = b
+        .post(
+            &format!("/quotes/{quote}"),
+            &[
+                ("product_0", &cim),
+                ("price_0", "32.00"),
+                ("qty_0", "10"),
+                ("disc_0", "0"),
+                ("product_1", &are),
+                ("price_1", "45.90"),
+                ("qty_1", "3"),
+                ("disc_1", "10"),
+                ("discount_percent", "5"),
+            ],
+        )
+        .await;
     assert!(page.body.contains("id=\"subtotal\">443.93<") && page.body.contains("id=\"total\">421.73<"), "5 % off 443.93");
     assert!(page.body.len() < 50_000, "page size {}", page.body.len());
 
@@ -293,7 +324,9 @@ fn multipart(fields: &[(&str, &str)], file: &[u8]) -> (String, Vec<u8>) {
     for (k, v) in fields {
         body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n").as_bytes());
     }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes());
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"photo.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n").as_bytes(),
+    );
     body.extend_from_slice(file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     (format!("multipart/form-data; boundary={boundary}"), body)
@@ -319,7 +352,9 @@ async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
         let cookie = cookie.clone();
         app.req(Method::POST, "acme", &format!("/products/{product}/image")).header("cookie", cookie).header("content-type", ct).body(body).send()
     };
-    let png = base64::engine::general_purpose::STANDARD.decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=").unwrap();
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+        .unwrap();
     let resp = upload(png.clone(), b.csrf.clone()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_flash=")).unwrap();
@@ -352,7 +387,8 @@ async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
     assert_eq!(n, 1);
 
     // CORS: the allowed origin by name, with credentials; anything else gets nothing.
-    let pre = |origin: &str| app.req(Method::OPTIONS, "acme", "/api/v1/clients").header("origin", origin).header("access-control-request-method", "POST").send();
+    let pre =
+        |origin: &str| app.req(Method::OPTIONS, "acme", "/api/v1/clients").header("origin", origin).header("access-control-request-method", "POST").send();
     let resp = pre("https://shop.example.com").await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     assert_eq!(resp.headers()["access-control-allow-origin"], "https://shop.example.com");

@@ -5,10 +5,10 @@
 
 use uuid::Uuid;
 
-use super::EngineError;
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::EngineError;
+use infra::db::Transaction;
 use infra::EventEnvelope;
 
 /// Region key: city plus the first five digits of the postal code (a CEP's sector).
@@ -36,10 +36,8 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
     let status: String = row.get(0);
     let (city, postal, address): (Option<String>, Option<String>, Option<String>) = (row.get(1), row.get(2), row.get(3));
     if matches!(status.as_str(), "preparing" | "out_for_delivery") {
-        let existing: Option<Uuid> = tx
-            .query_opt("SELECT route_id FROM delivery_stops WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id])
-            .await?
-            .map(|r| r.get(0));
+        let existing: Option<Uuid> =
+            tx.query_opt("SELECT route_id FROM delivery_stops WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id]).await?.map(|r| r.get(0));
         if existing.is_some() {
             tx.exec("UPDATE delivery_stops SET status = $3 WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id, &status]).await?;
         } else {
@@ -61,11 +59,8 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
         }
     } else {
         tx.exec("DELETE FROM delivery_stops WHERE tenant_id = $1 AND order_id = $2", &[&tenant, &order_id]).await?;
-        tx.exec(
-            "DELETE FROM delivery_routes r WHERE r.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM delivery_stops s WHERE s.route_id = r.id)",
-            &[&tenant],
-        )
-        .await?;
+        tx.exec("DELETE FROM delivery_routes r WHERE r.tenant_id = $1 AND NOT EXISTS (SELECT 1 FROM delivery_stops s WHERE s.route_id = r.id)", &[&tenant])
+            .await?;
     }
     Ok(())
 }

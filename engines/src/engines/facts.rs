@@ -9,10 +9,10 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
-use super::EngineError;
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::EngineError;
+use infra::db::Transaction;
 
 /// Lead time assumed when no supplier offers the product.
 pub const DEFAULT_LEAD_TIME_DAYS: i32 = 7;

@@ -16,7 +16,8 @@ pub async fn apply(files: &LocalDisk, event: &EventEnvelope) -> Result<(), Engin
     let tenant = event.tenant_id;
     let jobs: Vec<(FileKey, Vec<(Variant, FileKey)>)> = match event.event_type.as_str() {
         "product_image_uploaded" => {
-            let product = event.payload["product_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| EngineError::Payload("product_id missing".into()))?;
+            let product =
+                event.payload["product_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| EngineError::Payload("product_id missing".into()))?;
             let variants = Variant::ALL.iter().map(|v| (*v, FileKey::product_variant(tenant, product, *v))).collect();
             vec![(FileKey::product_original(tenant, product), variants)]
         }

@@ -21,9 +21,19 @@ pub const SUPPORTED_VERSION: i32 = 1;
 
 /// Every event type the vertical emits (others are unknown: skipped and logged).
 pub const KNOWN_EVENT_TYPES: &[&str] = &[
-    "quote_created", "quote_sent", "quote_approved", "quote_converted", "order_created", "order_status_changed",
-    "sale_recorded", "stock_received", "stock_adjusted", "supplier_price_changed", "product_price_changed",
-    "product_image_uploaded", "logo_uploaded",
+    "quote_created",
+    "quote_sent",
+    "quote_approved",
+    "quote_converted",
+    "order_created",
+    "order_status_changed",
+    "sale_recorded",
+    "stock_received",
+    "stock_adjusted",
+    "supplier_price_changed",
+    "product_price_changed",
+    "product_image_uploaded",
+    "logo_uploaded",
 ];
 
 /// Why applying an event failed.

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use super::facts::ProductFacts;
 use super::stock::Sale;
-use super::{payload, EngineError};
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::{payload, EngineError};
+use infra::db::Transaction;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]

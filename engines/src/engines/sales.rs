@@ -7,10 +7,10 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
 use super::stock::{record_sale_facts, Sale};
-use super::{payload, EngineError};
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::{payload, EngineError};
+use infra::db::Transaction;
 use infra::EventEnvelope;
 
 /// Minimum frequency for a suggestion, in percent.

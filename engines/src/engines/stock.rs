@@ -9,10 +9,10 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::facts::ProductFacts;
-use super::{payload, EngineError};
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::{payload, EngineError};
+use infra::db::Transaction;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]
@@ -100,11 +100,8 @@ pub async fn apply_movements(
         let mut products: Vec<Uuid> = mine.iter().map(|(p, _)| *p).collect();
         products.sort_unstable();
         products.dedup();
-        tx.exec(
-            "INSERT INTO stock_levels (tenant_id, product_id) SELECT $1, p FROM unnest($2::uuid[]) AS p ON CONFLICT DO NOTHING",
-            &[&tenant, &products],
-        )
-        .await?;
+        tx.exec("INSERT INTO stock_levels (tenant_id, product_id) SELECT $1, p FROM unnest($2::uuid[]) AS p ON CONFLICT DO NOTHING", &[&tenant, &products])
+            .await?;
         let rows = tx
             .all(
                 "SELECT product_id, on_hand FROM stock_levels WHERE tenant_id = $1 AND product_id = ANY($2) ORDER BY product_id FOR UPDATE",

@@ -6,10 +6,10 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{payload, EngineError};
-use infra::db::Transaction;
 #[allow(unused_imports)]
 use super::Cached;
+use super::{payload, EngineError};
+use infra::db::Transaction;
 use infra::EventEnvelope;
 
 #[derive(Deserialize)]
@@ -45,10 +45,7 @@ pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), En
     // Compare with alternatives only while this is still the supplier's price: a stale event
     // would alert about a price nobody pays any more (the newer event judges the newer price).
     let current: Option<Decimal> = tx
-        .query_opt(
-            "SELECT price FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3",
-            &[&tenant, &c.supplier_id, &c.product_id],
-        )
+        .query_opt("SELECT price FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3", &[&tenant, &c.supplier_id, &c.product_id])
         .await?
         .map(|r| r.get(0));
     if current != Some(c.new_price) {

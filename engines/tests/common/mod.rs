@@ -120,4 +120,3 @@ pub async fn outbox_receipts(db: &tokio_postgres::Client, tenant: uuid::Uuid, pr
     .await
     .unwrap();
 }
-

@@ -66,9 +66,8 @@ impl Issuer<'_> {
                 ChallengeKind::Http01 => ChallengeType::Http01,
                 ChallengeKind::Dns01 => ChallengeType::Dns01,
             };
-            let mut challenge = authz
-                .challenge(kind.clone())
-                .ok_or_else(|| AcmeError::Validation(format!("the CA offers no {kind:?} challenge for {domain}")))?;
+            let mut challenge =
+                authz.challenge(kind.clone()).ok_or_else(|| AcmeError::Validation(format!("the CA offers no {kind:?} challenge for {domain}")))?;
             match wanted.challenge {
                 ChallengeKind::Http01 => {
                     let token = challenge.token.clone();

@@ -109,10 +109,7 @@ impl CertRepository {
 
     pub async fn certificates(&self) -> Result<Vec<StoredCert>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
-        let rows = c
-            .query("SELECT name, domains, chain_pem, key_pem, issuer, not_before, not_after FROM acme_certificates", &[])
-            .await
-            .map_err(pg)?;
+        let rows = c.query("SELECT name, domains, chain_pem, key_pem, issuer, not_before, not_after FROM acme_certificates", &[]).await.map_err(pg)?;
         Ok(rows
             .into_iter()
             .map(|r| StoredCert {
@@ -151,10 +148,7 @@ impl CertRepository {
     pub async fn statuses(&self) -> Result<HashMap<String, NameStatus>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
         let rows = c.query("SELECT name, failures, next_attempt_at FROM acme_status", &[]).await.map_err(pg)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| (r.get::<_, String>(0), NameStatus { failures: r.get::<_, i32>(1).max(0) as u32, next_attempt_at: r.get(2) }))
-            .collect())
+        Ok(rows.into_iter().map(|r| (r.get::<_, String>(0), NameStatus { failures: r.get::<_, i32>(1).max(0) as u32, next_attempt_at: r.get(2) })).collect())
     }
 
     /// Counts a failure and says when the name may be tried again.
@@ -201,10 +195,7 @@ impl CertRepository {
 
     pub async fn challenge(&self, token: &str) -> Result<Option<String>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
-        let row = c
-            .query_opt("SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at > now()", &[&token])
-            .await
-            .map_err(pg)?;
+        let row = c.query_opt("SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at > now()", &[&token]).await.map_err(pg)?;
         Ok(row.map(|r| r.get(0)))
     }
 }

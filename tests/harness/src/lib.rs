@@ -75,13 +75,21 @@ impl Services {
         }
         let data = dir.join("pg");
         let pg_port = free_port();
-        run(pg_command(as_root, &bin.join("initdb"))
-            .args(["-D"]).arg(&data)
-            .args(["-U", &superuser, "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"]))?;
+        run(pg_command(as_root, &bin.join("initdb")).args(["-D"]).arg(&data).args([
+            "-U",
+            &superuser,
+            "--auth=trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ]))?;
         let log = dir.join("pg.log");
         run(pg_command(as_root, &bin.join("pg_ctl"))
-            .args(["-D"]).arg(&data)
-            .args(["-l"]).arg(&log)
+            .args(["-D"])
+            .arg(&data)
+            .args(["-l"])
+            .arg(&log)
             .args(["-w", "-t", "60", "-o"])
             .arg(format!(
                 "-c listen_addresses=127.0.0.1 -c port={pg_port} -c unix_socket_directories={} \
@@ -95,13 +103,16 @@ impl Services {
         spawn_reaper(&dir, &bin, &data, as_root, redis_port);
         let services = Self { dir, pg_port, redis_port, superuser, bin, as_root, options };
         services.start_redis()?;
-        services.psql("postgres", &format!(
-            "CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE; \
+        services.psql(
+            "postgres",
+            &format!(
+                "CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE; \
              CREATE ROLE basecommerce_app NOLOGIN; \
              CREATE ROLE basecommerce_relay NOLOGIN; \
              CREATE ROLE {APP_ROLE} LOGIN IN ROLE basecommerce_app; \
              CREATE ROLE {ENGINES_ROLE} LOGIN IN ROLE basecommerce_app, basecommerce_relay;"
-        ))?;
+            ),
+        )?;
         Ok(services)
     }
 
@@ -111,8 +122,10 @@ impl Services {
         let status = Command::new(redis)
             .args(["--port", &self.redis_port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", aof, "--appendfsync", "always"])
             .args(["--daemonize", "yes"])
-            .arg("--dir").arg(&self.dir)
-            .arg("--logfile").arg(self.dir.join("redis.log"))
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--logfile")
+            .arg(self.dir.join("redis.log"))
             .stdout(Stdio::null())
             .status()
             .map_err(|e| format!("redis-server: {e}"))?;
@@ -139,8 +152,10 @@ impl Services {
         // -l matters: without it the new postmaster inherits our stdout pipe and `output()`
         // would wait for it forever.
         run(pg_command(self.as_root, &self.bin.join("pg_ctl"))
-            .args(["-D"]).arg(self.dir.join("pg"))
-            .args(["-l"]).arg(self.dir.join("pg.log"))
+            .args(["-D"])
+            .arg(self.dir.join("pg"))
+            .args(["-l"])
+            .arg(self.dir.join("pg.log"))
             .args(["-m", "fast", "-w", "-t", "60", "restart"]))
     }
 
@@ -157,8 +172,7 @@ impl Services {
     /// Creates a fresh database owned by the owner role.
     pub fn create_database(&self) -> TestDatabase {
         let name = format!("t_{}", uuid_like());
-        self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {OWNER_ROLE}"))
-            .unwrap_or_else(|e| panic!("create database: {e}"));
+        self.psql("postgres", &format!("CREATE DATABASE {name} OWNER {OWNER_ROLE}")).unwrap_or_else(|e| panic!("create database: {e}"));
         TestDatabase {
             owner_url: self.pg_url(OWNER_ROLE, &name),
             app_url: self.pg_url(APP_ROLE, &name),
@@ -169,8 +183,22 @@ impl Services {
     }
 
     fn psql(&self, db: &str, sql: &str) -> Result<(), String> {
-        run(Command::new("psql")
-            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &self.pg_port.to_string(), "-U", &self.superuser, "-d", db, "-c", sql]))
+        run(Command::new("psql").args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.pg_port.to_string(),
+            "-U",
+            &self.superuser,
+            "-d",
+            db,
+            "-c",
+            sql,
+        ]))
     }
 }
 
@@ -209,12 +237,7 @@ fn spawn_reaper(dir: &Path, bin: &Path, data: &Path, as_root: bool, redis_port: 
         pid = std::process::id(),
         dir = dir.display()
     );
-    let _ = Command::new("setsid")
-        .args(["sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
+    let _ = Command::new("setsid").args(["sh", "-c", &script]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn();
 }
 
 fn run(cmd: &mut Command) -> Result<(), String> {
@@ -235,12 +258,7 @@ fn whoami() -> String {
 }
 
 fn which(name: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .chain(["/usr/bin", "/usr/sbin"])
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
+    std::env::var_os("PATH")?.to_str()?.split(':').chain(["/usr/bin", "/usr/sbin"]).map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
 /// A port the kernel just handed out; released immediately for the server to take.

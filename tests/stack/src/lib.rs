@@ -80,7 +80,14 @@ impl Stack {
             .create_tenant(&TenantSlug::parse(slug).unwrap(), slug, Some((Email::parse(&email).unwrap(), NewPassword::parse(PASSWORD).unwrap())))
             .await
             .unwrap();
-        let mut session = Session { base: format!("http://{}", self.vertical), http: self.http.clone(), slug: slug.into(), token: String::new(), edge: self.settings.edge.secret.clone().unwrap().expose().to_owned(), tenant_id: change.tenant.id };
+        let mut session = Session {
+            base: format!("http://{}", self.vertical),
+            http: self.http.clone(),
+            slug: slug.into(),
+            token: String::new(),
+            edge: self.settings.edge.secret.clone().unwrap().expose().to_owned(),
+            tenant_id: change.tenant.id,
+        };
         let (s, login) = session.call(Method::POST, "/auth/login", Some(json!({"email": email, "password": PASSWORD}))).await;
         assert_eq!(s, StatusCode::OK, "{login}");
         session.token = login["access_token"].as_str().unwrap().to_owned();

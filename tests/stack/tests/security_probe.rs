@@ -33,7 +33,9 @@ async fn seed(a: &Session) -> Victim {
     let supplier = a.post("/api/v1/suppliers", json!({"name": "Alpha Secret Supplier", "lead_time_days": 5})).await;
     let supid = supplier["id"].as_str().unwrap().to_owned();
     a.post(&format!("/api/v1/suppliers/{supid}/prices"), json!({"product_id": pid, "price": "7.50"})).await;
-    let user = a.post("/api/v1/users", json!({"email": "seller@alpha-secret.test", "name": "Alpha Seller", "password": "a-long-enough-password-1", "role": "seller"})).await;
+    let user = a
+        .post("/api/v1/users", json!({"email": "seller@alpha-secret.test", "name": "Alpha Seller", "password": "a-long-enough-password-1", "role": "seller"}))
+        .await;
     let uid = user["id"].as_str().unwrap().to_owned();
     let ids = BTreeMap::from([("client", cid), ("site", sid), ("product", pid), ("quote", qid), ("order", oid), ("supplier", supid), ("user", uid)]);
     let mut markers: Vec<String> = ids.values().cloned().collect();
@@ -139,7 +141,8 @@ impl Probe<'_> {
 fn forged_tokens(real: &str, key: &str) -> Vec<(&'static str, String)> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let claims: Value = serde_json::from_slice(&b64.decode(real.split('.').nth(1).unwrap()).unwrap()).unwrap();
-    let sign = |claims: &Value, key: &[u8]| jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(key)).unwrap();
+    let sign =
+        |claims: &Value, key: &[u8]| jsonwebtoken::encode(&jsonwebtoken::Header::default(), claims, &jsonwebtoken::EncodingKey::from_secret(key)).unwrap();
     let mut expired = claims.clone();
     expired["iat"] = json!(claims["iat"].as_i64().unwrap() - 7200);
     expired["exp"] = json!(claims["iat"].as_i64().unwrap() - 3600);
@@ -211,7 +214,13 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
             let leaked: Vec<&String> = victim.markers.iter().filter(|m| text.contains(m.as_str()) && !sent.contains(m.as_str())).collect();
             let refused = !(200..300).contains(&status);
             let verdict = match (leaked.is_empty(), refused || !names_a) {
-                (true, true) => if refused { "refused" } else { "own data only" },
+                (true, true) => {
+                    if refused {
+                        "refused"
+                    } else {
+                        "own data only"
+                    }
+                }
                 (false, _) => "LEAK",
                 (true, false) => "ACCEPTED A's ids",
             };

@@ -235,12 +235,7 @@ struct User {
 
 /// A user's own HTTP client, bound to its own loopback address.
 fn client_from(ip: IpAddr) -> reqwest::Client {
-    reqwest::Client::builder()
-        .local_address(ip)
-        .timeout(Duration::from_secs(20))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().local_address(ip).timeout(Duration::from_secs(20)).redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 impl User {
@@ -249,7 +244,8 @@ impl User {
     async fn call(&mut self, method: Method, path: &str, body: Option<Value>) -> Option<(StatusCode, Value)> {
         tokio::time::sleep_until(self.next_at).await;
         self.next_at = tokio::time::Instant::now() + self.shared.interval;
-        let mut rb = self.http.request(method.clone(), format!("http://{}{path}", self.shared.proxy)).header("host", &self.host).header("accept", "application/json");
+        let mut rb =
+            self.http.request(method.clone(), format!("http://{}{path}", self.shared.proxy)).header("host", &self.host).header("accept", "application/json");
         if !self.token.is_empty() {
             rb = rb.bearer_auth(&self.token);
         }
@@ -512,10 +508,22 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
         ));
     }
     let relay_health = format!("127.0.0.1:{}", harness::free_port());
-    all.push(service("relay", &binaries[2], &["relay"], vec![("BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN".into(), relay_health.clone())], format!("http://{relay_health}/health")));
+    all.push(service(
+        "relay",
+        &binaries[2],
+        &["relay"],
+        vec![("BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN".into(), relay_health.clone())],
+        format!("http://{relay_health}/health"),
+    ));
     for i in 1..=2 {
         let h = format!("127.0.0.1:{}", harness::free_port());
-        all.push(service(&format!("worker-{i}"), &binaries[2], &["worker"], vec![("BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN".into(), h.clone())], format!("http://{h}/health")));
+        all.push(service(
+            &format!("worker-{i}"),
+            &binaries[2],
+            &["worker"],
+            vec![("BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN".into(), h.clone())],
+            format!("http://{h}/health"),
+        ));
     }
     let upstreams = verticals.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(",");
     all.push(service(
@@ -719,7 +727,16 @@ async fn fifty_tenants_under_load_survive_kills_and_restarts_with_every_effect_e
     let stock_wrong: Vec<String> = stock_rows
         .iter()
         .filter(|r| r.get::<_, String>(2) != r.get::<_, String>(4) || r.get::<_, String>(3) != "0.000")
-        .map(|r| format!("tenant {} product {}: on hand {} oversold {}, expected {}", r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, String>(3), r.get::<_, String>(4)))
+        .map(|r| {
+            format!(
+                "tenant {} product {}: on hand {} oversold {}, expected {}",
+                r.get::<_, String>(0),
+                r.get::<_, String>(1),
+                r.get::<_, String>(2),
+                r.get::<_, String>(3),
+                r.get::<_, String>(4)
+            )
+        })
         .collect();
     let final_stream = stream_status(&stack).await.expect("stream status");
     let proxy_answers = healthy(&probe_http, &format!("http://{proxy_addr}/health")).await;

@@ -38,26 +38,14 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-        Self {
-            encoding: EncodingKey::from_secret(&key),
-            decoding: DecodingKey::from_secret(&key),
-            validation,
-            access_ttl_secs: access_ttl_secs as i64,
-        }
+        Self { encoding: EncodingKey::from_secret(&key), decoding: DecodingKey::from_secret(&key), validation, access_ttl_secs: access_ttl_secs as i64 }
     }
 
     /// A fresh access token for a user of a tenant.
     pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, tenant_slug: &str, role: Role) -> Result<String, String> {
         let now = Utc::now().timestamp();
-        let claims = Claims {
-            sub: user_id,
-            tid: tenant_id,
-            tslug: tenant_slug.to_owned(),
-            role,
-            iat: now,
-            exp: now + self.access_ttl_secs,
-            jti: Uuid::new_v4(),
-        };
+        let claims =
+            Claims { sub: user_id, tid: tenant_id, tslug: tenant_slug.to_owned(), role, iat: now, exp: now + self.access_ttl_secs, jti: Uuid::new_v4() };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }
 
@@ -111,7 +99,8 @@ mod tests {
     fn expired_tokens_are_refused() {
         let keys = TokenKeys::new(KEY, 900);
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: Uuid::new_v4(), tid: Uuid::new_v4(), tslug: "a".into(), role: Role::Admin, iat: now - 1000, exp: now - 100, jti: Uuid::new_v4() };
+        let claims =
+            Claims { sub: Uuid::new_v4(), tid: Uuid::new_v4(), tslug: "a".into(), role: Role::Admin, iat: now - 1000, exp: now - 100, jti: Uuid::new_v4() };
         let tok = encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&tok).is_none());
     }

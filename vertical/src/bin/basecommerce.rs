@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use basecommerce_vertical::admin::{Admin, AdminError, TenantChange};
-use basecommerce_vertical::{backup, doctor};
 use basecommerce_vertical::domain::tenant::TenantStatus;
 use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
+use basecommerce_vertical::{backup, doctor};
 use clap::{Parser, Subcommand, ValueEnum};
 use infra::TenantSlug;
 
@@ -296,7 +296,8 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
                 let rows: Vec<Vec<String>> = certs
                     .iter()
                     .map(|c| {
-                        let error = c.last_error.as_ref().map_or("-".to_string(), |e| format!("{e} (failures {}, next try {})", c.failures, when(c.next_attempt_at)));
+                        let error =
+                            c.last_error.as_ref().map_or("-".to_string(), |e| format!("{e} (failures {}, next try {})", c.failures, when(c.next_attempt_at)));
                         vec![c.name.clone(), c.issuer.clone().unwrap_or_else(|| "-".into()), when(c.not_after), error]
                     })
                     .collect();
@@ -371,7 +372,9 @@ fn password_from(file: Option<&Path>) -> Result<(NewPassword, Option<String>), A
 
 fn report_change(json: bool, verb: &str, change: &TenantChange, generated: Option<&str>) {
     if json {
-        print_json(&serde_json::json!({ "tenant": change.tenant, "admin": change.admin, "generated_password": generated, "invalidation_published": change.invalidation_published }));
+        print_json(
+            &serde_json::json!({ "tenant": change.tenant, "admin": change.admin, "generated_password": generated, "invalidation_published": change.invalidation_published }),
+        );
         return;
     }
     println!("{verb} tenant {} ({}) — status {}", change.tenant.slug, change.tenant.name, change.tenant.status.as_str());

@@ -96,11 +96,12 @@ mod tests {
     fn item_totals_apply_discount_and_round_half_even() {
         assert_eq!(item_total(d("10"), d("32.00"), d("0")).to_string(), "320.00");
         assert_eq!(item_total(d("3"), d("45.90"), d("10")).to_string(), "123.93"); // 137.70 × 0.9
-        // 0.125 → 0.12 (half-even), 0.135 → 0.14
+                                                                                   // 0.125 → 0.12 (half-even), 0.135 → 0.14
         assert_eq!(item_total(d("1"), d("0.25"), d("50")).to_string(), "0.12");
         assert_eq!(item_total(d("1"), d("0.27"), d("50")).to_string(), "0.14");
         assert_eq!(item_total(d("2.5"), d("19.99"), d("0")).to_string(), "49.98"); // 49.975 → 49.98
-        assert_eq!(item_total(d("1.333"), d("3.00"), d("0")).to_string(), "4.00"); // 3.999
+        assert_eq!(item_total(d("1.333"), d("3.00"), d("0")).to_string(), "4.00");
+        // 3.999
     }
 
     #[test]

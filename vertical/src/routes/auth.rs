@@ -93,8 +93,7 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
         tracing::info!(user = %user_id, "login failed: wrong password");
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     }
-    tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id])
-        .await?;
+    tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id]).await?;
     let tokens = issue_tokens(state, &tx, tenant, user_id, role, Uuid::new_v4()).await?;
     tx.commit().await?;
     tracing::info!(user = %user_id, "login");
@@ -107,10 +106,7 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
     responses((status = 200, body = TokenResponse), (status = 401, body = crate::docs::ErrorBody)))]
 pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
-    let token = body
-        .refresh_token
-        .or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned))
-        .ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
+    let token = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned)).ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
     let hash = hash_refresh_token(&token);
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
@@ -135,11 +131,8 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
     let (token_id, user_id, family_id): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
     let (live, spent, active): (bool, bool, bool) = (row.get(3), row.get(4), row.get(6));
     if spent {
-        tx.execute(
-            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family_id = $1 AND tenant_id = $2",
-            &[&family_id, &tenant.id],
-        )
-        .await?;
+        tx.execute("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family_id = $1 AND tenant_id = $2", &[&family_id, &tenant.id])
+            .await?;
         tx.commit().await?;
         tracing::warn!(user = %user_id, family = %family_id, "refresh token reused: family revoked");
         return Err(ApiError::unauthorized("refresh token already used; all sessions of this login were revoked"));

@@ -30,7 +30,11 @@ impl ClientKind {
         }
     }
     fn parse(s: &str) -> Self {
-        if s == "company" { Self::Company } else { Self::Individual }
+        if s == "company" {
+            Self::Company
+        } else {
+            Self::Individual
+        }
     }
 }
 
@@ -223,10 +227,7 @@ pub async fn delete(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
         .ok_or_else(|| ApiError::not_found("client"))?;
     let (quotes, orders): (i64, i64) = (row.get(0), row.get(1));
     if quotes + orders > 0 {
-        return Err(ApiError::conflict(
-            "client_in_use",
-            format!("the client cannot be deleted: it is referenced by {quotes} quote(s) and {orders} order(s)"),
-        ));
+        return Err(ApiError::conflict("client_in_use", format!("the client cannot be deleted: it is referenced by {quotes} quote(s) and {orders} order(s)")));
     }
     tx.execute("DELETE FROM clients WHERE id = $1 AND tenant_id = $2", &[&id, &tenant.id]).await?;
     tx.commit().await?;

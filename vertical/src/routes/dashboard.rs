@@ -74,7 +74,15 @@ pub async fn show(state: &AppState, tenant: &Tenant) -> ApiResult<HttpResponse> 
         open_alerts: row.get(5),
         recent_quotes: recent
             .iter()
-            .map(|r| RecentQuote { id: r.get(0), number: r.get(1), status: r.get(2), client_id: r.get(3), client_name: r.get(4), total: r.get(5), created_at: r.get(6) })
+            .map(|r| RecentQuote {
+                id: r.get(0),
+                number: r.get(1),
+                status: r.get(2),
+                client_id: r.get(3),
+                client_name: r.get(4),
+                total: r.get(5),
+                created_at: r.get(6),
+            })
             .collect(),
     };
     Ok(json(StatusCode::OK, &dashboard))

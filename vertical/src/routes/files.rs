@@ -30,7 +30,10 @@ pub fn is_upload(method: &Method, path: &str) -> bool {
     let seg: Vec<&str> = path.trim_matches('/').split('/').collect();
     matches!(
         (method, seg.as_slice()),
-        (&Method::POST, ["api", "v1", "products", _, "images"]) | (&Method::PUT, ["api", "v1", "branding", "logo"]) | (&Method::POST, ["products", _, "image"]) | (&Method::POST, ["branding"])
+        (&Method::POST, ["api", "v1", "products", _, "images"])
+            | (&Method::PUT, ["api", "v1", "branding", "logo"])
+            | (&Method::POST, ["products", _, "image"])
+            | (&Method::POST, ["branding"])
     )
 }
 
@@ -83,7 +86,9 @@ pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Princi
     tx.query_opt("SELECT 1 FROM products WHERE id = $1 AND tenant_id = $2", &[&product, &tenant.id]).await?.ok_or_else(|| ApiError::not_found("product"))?;
     let key = FileKey::product_original(tenant.id, product);
     state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
-    let event = outbox::record(&tx, tenant.id, Aggregate::Product, product, "product_image_uploaded", json!({ "product_id": product, "original_key": key.as_str() })).await?;
+    let event =
+        outbox::record(&tx, tenant.id, Aggregate::Product, product, "product_image_uploaded", json!({ "product_id": product, "original_key": key.as_str() }))
+            .await?;
     tx.commit().await?;
     Ok(json!({
         "product_id": product,

@@ -130,10 +130,7 @@ pub async fn from_quote(state: &AppState, tenant: &Tenant, quote_id: Uuid) -> Ap
             return Ok(json(StatusCode::OK, &order));
         }
         other => {
-            return Err(ApiError::conflict(
-                "quote_not_approved",
-                format!("only approved quotes can be converted to orders; this quote is {}", other.as_str()),
-            ))
+            return Err(ApiError::conflict("quote_not_approved", format!("only approved quotes can be converted to orders; this quote is {}", other.as_str())))
         }
     }
     let number = outbox::next_number(&tx, tenant.id, "order", "O").await?;

@@ -163,11 +163,7 @@ pub async fn create(state: &AppState, tenant: &Tenant, who: &Principal, req: &Re
         .await?
         .ok_or_else(|| ApiError::conflict("duplicate_code", format!("a product with code {code} already exists")))?;
     let product = from_row(&row);
-    tx.execute(
-        "INSERT INTO price_history (tenant_id, product_id, old_price, new_price) VALUES ($1, $2, NULL, $3)",
-        &[&tenant.id, &product.id, &price],
-    )
-    .await?;
+    tx.execute("INSERT INTO price_history (tenant_id, product_id, old_price, new_price) VALUES ($1, $2, NULL, $3)", &[&tenant.id, &product.id, &price]).await?;
     tx.commit().await?;
     Ok(json(StatusCode::CREATED, &product))
 }
@@ -203,11 +199,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
         .get(0);
     let row = patch.apply(&tx, "products", id, tenant.id, COLUMNS).await?.ok_or_else(|| ApiError::not_found("product"))?;
     if let Some(new) = new_price.filter(|n| *n != old) {
-        tx.execute(
-            "INSERT INTO price_history (tenant_id, product_id, old_price, new_price) VALUES ($1, $2, $3, $4)",
-            &[&tenant.id, &id, &old, &new],
-        )
-        .await?;
+        tx.execute("INSERT INTO price_history (tenant_id, product_id, old_price, new_price) VALUES ($1, $2, $3, $4)", &[&tenant.id, &id, &old, &new]).await?;
         outbox::record(&tx, tenant.id, Aggregate::Product, id, "product_price_changed", j!({ "product_id": id, "old_price": old, "new_price": new })).await?;
     }
     tx.commit().await?;
@@ -219,6 +211,13 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     responses((status = 200, body = Product), (status = 403, body = crate::docs::ErrorBody), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn deactivate(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid) -> ApiResult<HttpResponse> {
     who.require_admin()?;
-    let row = crate::sql::one_row(state, tenant, &format!("UPDATE products SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"), id, "product").await?;
+    let row = crate::sql::one_row(
+        state,
+        tenant,
+        &format!("UPDATE products SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"),
+        id,
+        "product",
+    )
+    .await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }

@@ -180,9 +180,8 @@ async fn price_items(tx: &Transaction<'_>, tenant_id: Uuid, items: &[ItemInput])
         let f = |name: &str| format!("items[{i}].{name}");
         let quantity = validate::quantity(&f("quantity"), item.quantity)?;
         let discount = validate::percent(&f("discount_percent"), item.discount_percent.unwrap_or_default())?;
-        let (base, active, code) = products
-            .get(&item.product_id)
-            .ok_or_else(|| ApiError::NotFound(format!("{}: product {} not found", f("product_id"), item.product_id)))?;
+        let (base, active, code) =
+            products.get(&item.product_id).ok_or_else(|| ApiError::NotFound(format!("{}: product {} not found", f("product_id"), item.product_id)))?;
         if !active {
             return Err(ApiError::invalid(f("product_id"), format!("product {code} is inactive and cannot be quoted")));
         }
@@ -466,7 +465,9 @@ pub async fn list(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Htt
     let params = ListParams::from_query(&q)?;
     let status = match q.get("status").filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(QuoteStatus::parse(s).ok_or_else(|| ApiError::bad_field("status", "status must be draft, sent, approved, converted or cancelled"))?.as_str()),
+        Some(s) => {
+            Some(QuoteStatus::parse(s).ok_or_else(|| ApiError::bad_field("status", "status must be draft, sent, approved, converted or cancelled"))?.as_str())
+        }
     };
     let client_id = validate::query_uuid(&q, "client_id")?;
     let from = validate::query_date(&q, "from")?;

@@ -164,7 +164,14 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     responses((status = 200, body = Supplier), (status = 403, body = crate::docs::ErrorBody), (status = 404, body = crate::docs::ErrorBody)))]
 pub async fn deactivate(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid) -> ApiResult<HttpResponse> {
     who.require_admin()?;
-    let row = crate::sql::one_row(state, tenant, &format!("UPDATE suppliers SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"), id, "supplier").await?;
+    let row = crate::sql::one_row(
+        state,
+        tenant,
+        &format!("UPDATE suppliers SET active = false, updated_at = now() WHERE id = $1 AND tenant_id = $2 RETURNING {COLUMNS}"),
+        id,
+        "supplier",
+    )
+    .await?;
     Ok(json(StatusCode::OK, &from_row(&row)))
 }
 
@@ -235,7 +242,10 @@ pub async fn set_price(state: &AppState, tenant: &Tenant, who: &Principal, suppl
         Some(old)
     };
     let updated_at: DateTime<Utc> = tx
-        .query_one("SELECT updated_at FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3", &[&tenant.id, &supplier_id, &b.product_id])
+        .query_one(
+            "SELECT updated_at FROM supplier_prices WHERE tenant_id = $1 AND supplier_id = $2 AND product_id = $3",
+            &[&tenant.id, &supplier_id, &b.product_id],
+        )
         .await?
         .get(0);
     // Only a change is history (and news for the engines).

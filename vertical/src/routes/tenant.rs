@@ -6,8 +6,5 @@ use crate::domain::tenant::Tenant;
 use crate::http::{json, HttpResponse};
 
 pub fn show(tenant: &Tenant) -> HttpResponse {
-    json(
-        StatusCode::OK,
-        &serde_json::json!({ "slug": tenant.slug, "name": tenant.name, "branding": tenant.branding }),
-    )
+    json(StatusCode::OK, &serde_json::json!({ "slug": tenant.slug, "name": tenant.name, "branding": tenant.branding }))
 }

@@ -135,8 +135,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
     if body.active == Some(false) {
-        tx.execute("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1 AND tenant_id = $2", &[&id, &tenant.id])
-            .await?;
+        tx.execute("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1 AND tenant_id = $2", &[&id, &tenant.id]).await?;
     }
     tx.commit().await?;
     Ok(json(StatusCode::OK, &user_from_row(&row)?))

@@ -65,9 +65,7 @@ pub fn serve(name: &str) -> Option<HttpResponse> {
 /// CSP can forbid inline styles). Colours are re-validated here: only `#rgb`/`#rrggbb`.
 pub fn brand_css(tenant: &crate::domain::tenant::Tenant) -> HttpResponse {
     let ok = |c: &Option<String>| {
-        c.as_deref()
-            .filter(|c| (c.len() == 4 || c.len() == 7) && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit()))
-            .map(str::to_owned)
+        c.as_deref().filter(|c| (c.len() == 4 || c.len() == 7) && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit())).map(str::to_owned)
     };
     let mut css = String::from(":root{");
     if let Some(c) = ok(&tenant.branding.primary_color) {

@@ -51,7 +51,10 @@ const PRICE_FIELDS: &[Field] = &[field("product_id", Kind::Choice, true), field(
 /// Active products as select options (`code — name`).
 pub async fn product_choices(ctx: &Ctx<'_>) -> ApiResult<Vec<(String, String)>> {
     let rows = api::items(products::list(ctx.state, ctx.tenant, &api::get(&[("active", "true"), ("limit", "200")])).await).await?;
-    Ok(rows.iter().map(|p| (p["id"].as_str().unwrap_or("").to_owned(), format!("{} — {}", p["code"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")))).collect())
+    Ok(rows
+        .iter()
+        .map(|p| (p["id"].as_str().unwrap_or("").to_owned(), format!("{} — {}", p["code"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or(""))))
+        .collect())
 }
 
 async fn supplier_choices(ctx: &Ctx<'_>) -> ApiResult<Vec<(String, String)>> {
@@ -67,11 +70,14 @@ pub async fn products(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let page = api::value(products::list(ctx.state, ctx.tenant, &api::get(&[("search", search), ("cursor", cursor)])).await).await?;
     let rows = page["items"].as_array().cloned().unwrap_or_default();
     let link = ctx.is_admin().then_some(("/products/", "id"));
-    let rows: Vec<Value> = rows.into_iter().map(|mut r| {
-        let id = r["id"].as_str().unwrap_or("").to_owned();
-        r["id"] = json!(format!("{id}/edit"));
-        r
-    }).collect();
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|mut r| {
+            let id = r["id"].as_str().unwrap_or("").to_owned();
+            r["id"] = json!(format!("{id}/edit"));
+            r
+        })
+        .collect();
     let body = html! {
         @if ctx.is_admin() { div class="actions" { a class="button" href="/products/new" { (t.s("products.new")) } } }
         (search_bar(t, "/products", "field.search_products", search, html! {}))

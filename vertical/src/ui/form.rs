@@ -58,7 +58,13 @@ impl Form {
             let text = match &v[f.name] {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
-                Value::Bool(b) => if *b { "on".into() } else { String::new() },
+                Value::Bool(b) => {
+                    if *b {
+                        "on".into()
+                    } else {
+                        String::new()
+                    }
+                }
                 _ => String::new(),
             };
             values.insert(f.name.to_string(), text);
@@ -221,7 +227,13 @@ mod tests {
 
     #[test]
     fn posted_values_become_the_api_body() {
-        let fields = [field("name", Kind::Text, true), field("email", Kind::Email, false), field("lead", Kind::Integer, false), field("active", Kind::Checkbox, false), field("price", Kind::Decimal, true)];
+        let fields = [
+            field("name", Kind::Text, true),
+            field("email", Kind::Email, false),
+            field("lead", Kind::Integer, false),
+            field("active", Kind::Checkbox, false),
+            field("price", Kind::Decimal, true),
+        ];
         let v = parse(b"name=+Ana+&email=&lead=7&price=3.50");
         let j = to_json(&fields, &v);
         assert_eq!(j, serde_json::json!({"name": "Ana", "email": null, "lead": 7, "active": false, "price": "3.50"}));

@@ -11,12 +11,12 @@ use maud::{html, Markup, DOCTYPE};
 use crate::auth::Principal;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::Role;
+use crate::error::ApiResult;
 use crate::http::{HttpResponse, Req};
 use crate::state::AppState;
+use crate::ui::form::{Field, Form};
 use crate::ui::session::{self, CSRF_FIELD, FLASH_COOKIE, NONCE_COOKIE};
 use crate::ui::text::{self, Text};
-use crate::error::ApiResult;
-use crate::ui::form::{Field, Form};
 use crate::ui::{assets, form};
 
 /// Content-Security-Policy of every UI page: scripts and styles only from this origin (the
@@ -52,16 +52,7 @@ impl<'a> Ctx<'a> {
                 (n.clone(), Some(n))
             }
         };
-        Ok(Self {
-            csrf: session::csrf_token(state, tenant, &nonce),
-            state,
-            tenant,
-            req,
-            who,
-            t: text::for_request(req),
-            flash: session::flash(req),
-            new_nonce,
-        })
+        Ok(Self { csrf: session::csrf_token(state, tenant, &nonce), state, tenant, req, who, t: text::for_request(req), flash: session::flash(req), new_nonce })
     }
 
     pub fn is_admin(&self) -> bool {
@@ -148,7 +139,13 @@ impl<'a> Ctx<'a> {
     /// token, sends the fields (plus `p.fixed`) to `save` — an API handler — and either goes
     /// to `to(result)` with a flash message or shows the form again with the user's input and
     /// the API's message next to the field it names.
-    pub async fn form_page<F, Fut>(&self, p: FormPage<'_>, loaded: Option<&serde_json::Value>, save: F, to: impl FnOnce(&serde_json::Value) -> String) -> ApiResult<HttpResponse>
+    pub async fn form_page<F, Fut>(
+        &self,
+        p: FormPage<'_>,
+        loaded: Option<&serde_json::Value>,
+        save: F,
+        to: impl FnOnce(&serde_json::Value) -> String,
+    ) -> ApiResult<HttpResponse>
     where
         F: FnOnce(serde_json::Value) -> Fut,
         Fut: std::future::Future<Output = ApiResult<HttpResponse>>,

@@ -307,7 +307,11 @@ fn replace_body(quote: &Value, discount: &str, items: Vec<Value>) -> Value {
 
 /// The draft's lines as API input (stored unit prices kept, so saving never reprices a line).
 fn stored_items(quote: &Value) -> Vec<Value> {
-    quote["items"].as_array().map(Vec::as_slice).unwrap_or(&[]).iter()
+    quote["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
         .map(|i| json!({ "product_id": i["product_id"], "quantity": i["quantity"], "unit_price": i["unit_price"], "discount_percent": i["discount_percent"] }))
         .collect()
 }
