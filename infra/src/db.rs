@@ -117,13 +117,95 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
-/// Opens a transaction bound to `tenant_id`: row-level security then shows and accepts only that
-/// tenant's rows, whatever the queries inside forget to filter.
+/// The one statement that binds a transaction to a tenant (`$1`: the tenant id as text).
+/// Transaction-local (`true`): the binding ends with the transaction, never leaking into the
+/// next user of a pooled connection.
+pub const BIND_TENANT_SQL: &str = "SELECT set_config('app.tenant_id', $1, true)";
+
+/// Opens a transaction bound to `tenant_id` on a borrowed connection: row-level security then
+/// shows and accepts only that tenant's rows, whatever the queries inside forget to filter.
+/// Services that own their connection use [`TenantTx`].
 pub async fn tenant_transaction(client: &mut PooledClient, tenant_id: Uuid) -> Result<Transaction<'_>, DbError> {
     let tx = client.transaction().await?;
-    let stmt = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
+    let stmt = tx.prepare_cached(BIND_TENANT_SQL).await?;
     tx.execute(&stmt, &[&tenant_id.to_string()]).await?;
     Ok(tx)
+}
+
+/// A transaction bound to one tenant that owns its pooled connection, so a service can take
+/// `&TenantTx` and the caller needs no connection of its own. Queries go through `Deref` to
+/// the client (`query`, `execute`, `prepare_cached`, ...); [`TenantTx::tenant_id`] is the tenant
+/// every statement inside is confined to by row-level security.
+///
+/// Dropped without [`TenantTx::commit`], it rolls back — on a spawned task, since `Drop` cannot
+/// wait — and only then does the connection go back to the pool; with no runtime left to run
+/// that, the connection is detached from the pool and closed instead. Either way no pooled
+/// connection is ever handed out inside a transaction.
+pub struct TenantTx {
+    client: Option<PooledClient>,
+    tenant_id: Uuid,
+}
+
+impl TenantTx {
+    /// `BEGIN` and the tenant binding in one round trip (a simple-query batch runs in order and
+    /// stops at the first error, so nothing runs unbound).
+    pub async fn begin(client: PooledClient, tenant_id: Uuid) -> Result<Self, DbError> {
+        Self::start(client, tenant_id, "BEGIN").await
+    }
+
+    /// Like [`TenantTx::begin`], but the server refuses every write inside.
+    pub async fn begin_read_only(client: PooledClient, tenant_id: Uuid) -> Result<Self, DbError> {
+        Self::start(client, tenant_id, "BEGIN READ ONLY").await
+    }
+
+    async fn start(client: PooledClient, tenant_id: Uuid, begin: &str) -> Result<Self, DbError> {
+        // The guard exists before BEGIN is sent: a failure or a cancelled future rolls back.
+        let tx = Self { client: Some(client), tenant_id };
+        // A Uuid renders as hex and dashes only: nothing to escape in the literal.
+        let bind = BIND_TENANT_SQL.replace("$1", &format!("'{tenant_id}'"));
+        tx.batch_execute(&format!("{begin}; {bind}")).await?;
+        Ok(tx)
+    }
+
+    /// The tenant this transaction is bound to.
+    pub fn tenant_id(&self) -> Uuid {
+        self.tenant_id
+    }
+
+    pub async fn commit(mut self) -> Result<(), DbError> {
+        let client = self.client.take().expect("a TenantTx holds its connection until commit or drop");
+        match client.batch_execute("COMMIT").await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // The connection's state is unknown: never hand it out again.
+                drop(deadpool_postgres::Object::take(client));
+                Err(e.into())
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for TenantTx {
+    type Target = deadpool_postgres::ClientWrapper;
+    fn deref(&self) -> &Self::Target {
+        self.client.as_ref().expect("a TenantTx holds its connection until commit or drop")
+    }
+}
+
+impl Drop for TenantTx {
+    fn drop(&mut self) {
+        let Some(client) = self.client.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if client.batch_execute("ROLLBACK").await.is_err() {
+                        drop(deadpool_postgres::Object::take(client));
+                    }
+                });
+            }
+            Err(_) => drop(deadpool_postgres::Object::take(client)),
+        }
+    }
 }
 
 /// A read-only tenant transaction in one round trip: `BEGIN READ ONLY` with the tenant binding,

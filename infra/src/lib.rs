@@ -18,5 +18,5 @@ pub mod systemd;
 pub mod telemetry;
 
 pub use config::{ConfigError, Secret, Settings};
-pub use events::EventEnvelope;
+pub use events::{Event, EventEnvelope};
 pub use slug::{SlugError, TenantSlug};

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::domain::tenant::{Tenant, TenantStatus, TENANT_COLUMNS};
 use crate::domain::user::{Email, NewPassword, Role};
 use crate::error::ApiError;
-use crate::routes::users::{insert_user, UserView};
+use crate::people::users::{self, UserView};
 
 /// Why an admin command failed; each kind has its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +63,12 @@ impl From<tokio_postgres::Error> for AdminError {
 impl From<deadpool_postgres::PoolError> for AdminError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<crate::domain::DomainError> for AdminError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        ApiError::from(e).into()
     }
 }
 
@@ -173,19 +179,20 @@ impl Admin {
         if name.is_empty() || name.len() > 200 {
             return Err(AdminError::Invalid("--name must be 1 to 200 characters".into()));
         }
-        let mut client = self.pool.get().await?;
-        let tx = client.transaction().await?;
+        // The id is chosen here so the one transaction can be bound to the new tenant from its
+        // first statement (the tenant row itself is not under row-level security).
+        let id = Uuid::new_v4();
+        let tx = infra::db::TenantTx::begin(self.pool.get().await?, id).await?;
         let row = tx
             .query_opt(
-                &format!("INSERT INTO tenants (slug, name) VALUES ($1, $2) ON CONFLICT (slug) DO NOTHING RETURNING {TENANT_COLUMNS}"),
-                &[&slug.as_str(), &name],
+                &format!("INSERT INTO tenants (id, slug, name) VALUES ($1, $2, $3) ON CONFLICT (slug) DO NOTHING RETURNING {TENANT_COLUMNS}"),
+                &[&id, &slug.as_str(), &name],
             )
             .await?
             .ok_or_else(|| AdminError::Conflict(format!("tenant {slug} already exists")))?;
         let tenant = Tenant::from_row(&row).map_err(AdminError::Failed)?;
-        tx.execute("SELECT set_config('app.tenant_id', $1, true)", &[&tenant.id.to_string()]).await?;
         let admin = match admin {
-            Some((email, password)) => Some(insert_user(&tx, tenant.id, &email, "Administrator", &password, Role::Admin).await?),
+            Some((email, password)) => Some(users::insert(&tx, &email, "Administrator", &password, Role::Admin).await?),
             None => None,
         };
         tx.commit().await?;
@@ -199,10 +206,10 @@ impl Admin {
         // users is under forced RLS even for the owner, so count through a per-tenant setting.
         let rows = client.query("SELECT id, slug, name, status, created_at FROM tenants ORDER BY slug", &[]).await?;
         let mut out = Vec::with_capacity(rows.len());
-        let mut client = client;
+        drop(client);
         for r in rows {
             let id: Uuid = r.get(0);
-            let tx = infra::db::tenant_transaction(&mut client, id).await?;
+            let tx = infra::db::TenantTx::begin_read_only(self.pool.get().await?, id).await?;
             let users: i64 = tx.query_one("SELECT count(*) FROM users", &[]).await?.get(0);
             tx.commit().await?;
             let status: String = r.get(3);
@@ -258,14 +265,14 @@ impl Admin {
 
     /// Adds a user to a tenant.
     pub async fn create_user(&self, slug: &TenantSlug, email: &Email, name: &str, role: Role, password: &NewPassword) -> Result<UserView, AdminError> {
-        let mut client = self.pool.get().await?;
+        let client = self.pool.get().await?;
         let tenant_id: Uuid = client
             .query_opt("SELECT id FROM tenants WHERE slug = $1", &[&slug.as_str()])
             .await?
             .ok_or_else(|| AdminError::NotFound(format!("no tenant {slug}")))?
             .get(0);
-        let tx = infra::db::tenant_transaction(&mut client, tenant_id).await?;
-        let user = insert_user(&tx, tenant_id, email, name, password, role).await?;
+        let tx = infra::db::TenantTx::begin(client, tenant_id).await?;
+        let user = users::insert(&tx, email, name, password, role).await?;
         tx.commit().await?;
         Ok(user)
     }

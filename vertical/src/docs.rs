@@ -3,26 +3,12 @@
 
 use std::sync::OnceLock;
 
-use serde::Serialize;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 use crate::routes;
 
-/// Every error response: `{"error":{"code","message","field"?}}`.
-#[derive(Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable machine-readable code, e.g. `validation_failed`, `quote_not_approved`.
-    pub code: String,
-    pub message: String,
-    /// The offending field (`items[0].quantity`), when there is one.
-    pub field: Option<String>,
-}
+pub use crate::error::{ErrorBody, ErrorDetail};
 
 struct BearerAuth;
 

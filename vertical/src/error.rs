@@ -134,6 +134,39 @@ impl ApiError {
     }
 }
 
+/// Every error response: `{"error":{"code","message","field"?}}` (documented in OpenAPI; the
+/// body itself is built by [`ApiError::into_response`]).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `validation_failed`, `quote_not_approved`.
+    pub code: String,
+    pub message: String,
+    /// The offending field (`items[0].quantity`), when there is one.
+    pub field: Option<String>,
+}
+
+/// A service's refusal as HTTP: the one place business errors get a status.
+impl From<crate::domain::DomainError> for ApiError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        use crate::domain::DomainError as D;
+        match e {
+            D::Invalid { code, message, field } => Self::Unprocessable { code, message, field },
+            D::NotFound(m) => Self::NotFound(m),
+            D::Conflict { code, message } => Self::Conflict { code, message },
+            D::Forbidden { code, message } => Self::Forbidden { code, message },
+            D::TooManyRequests(m) => Self::TooManyRequests(m),
+            D::Postgres(pg) => pg.into(),
+            D::Db(db) => db.into(),
+            D::Internal(m) => Self::Internal(m),
+        }
+    }
+}
+
 impl From<infra::db::DbError> for ApiError {
     fn from(e: infra::db::DbError) -> Self {
         match e {

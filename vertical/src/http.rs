@@ -1,14 +1,13 @@
 //! Small HTTP helpers over hyper: the request as handlers see it (head + collected body), JSON
-//! in and out, query strings, cookies, and opaque list cursors.
+//! in and out, query strings and cookies: what route adapters parse before calling a service.
 
 use std::collections::HashMap;
 
-use base64::Engine;
 use bytes::Bytes;
 use http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -71,7 +70,17 @@ impl Req {
 /// Deserializes JSON with the failing field's path in the error.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    serde_path_to_error::deserialize(de).map_err(decode_error)
+}
+
+/// Decodes already-parsed JSON (a browser form's fields) into a service's typed input, with the
+/// same errors as [`parse_json`].
+pub fn parse_value<T: DeserializeOwned>(value: serde_json::Value) -> ApiResult<T> {
+    serde_path_to_error::deserialize(value).map_err(decode_error)
+}
+
+fn decode_error(err: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let msg = inner.to_string();
@@ -92,7 +101,7 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
         };
         let message = if inner.is_syntax() || inner.is_eof() { format!("malformed JSON: {msg}") } else { msg };
         ApiError::BadRequest { code: "invalid_request", message, field }
-    })
+    }
 }
 
 /// A JSON response.
@@ -127,62 +136,55 @@ pub fn path_uuid(segment: &str, name: &str) -> ApiResult<uuid::Uuid> {
     uuid::Uuid::parse_str(segment).map_err(|_| ApiError::bad_field(name, format!("{name} must be a UUID")))
 }
 
-/// A page of a list: `{items, next_cursor}`; pass `next_cursor` back as `cursor` for the next page.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct Page<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// Keyset position in a list ordered by `(created_at DESC, id DESC)`; opaque to clients.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Cursor {
-    pub t: chrono::DateTime<chrono::Utc>,
-    pub id: uuid::Uuid,
-}
-
-impl Cursor {
-    pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
-    }
-    pub fn decode(text: &str) -> ApiResult<Self> {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Cursor>(&b).ok())
-            .filter(|c| crate::validate::plausible_date(&c.t.date_naive()))
-            .ok_or_else(|| ApiError::bad_field("cursor", "cursor is not one this API returned"))
-    }
-}
+pub use crate::domain::page::{Cursor, Page, PageRequest};
 
 /// `limit` (default 50, max 200) and `cursor` from the query string.
-pub struct ListParams {
-    pub limit: i64,
-    pub cursor: Option<Cursor>,
+pub fn page_request(q: &HashMap<String, String>) -> ApiResult<PageRequest> {
+    let limit = match q.get("limit") {
+        None => PageRequest::DEFAULT_LIMIT,
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::bad_field("limit", "limit must be an integer from 1 to 200"))?,
+    };
+    let after = q
+        .get("cursor")
+        .filter(|c| !c.is_empty())
+        .map(|c| Cursor::decode(c).ok_or_else(|| ApiError::bad_field("cursor", "cursor is not one this API returned")))
+        .transpose()?;
+    Ok(PageRequest { limit, after })
 }
 
-impl ListParams {
-    pub fn from_query(q: &HashMap<String, String>) -> ApiResult<Self> {
-        let limit = match q.get("limit") {
-            None => 50,
-            Some(v) => {
-                v.parse::<i64>().ok().filter(|n| (1..=200).contains(n)).ok_or_else(|| ApiError::bad_field("limit", "limit must be an integer from 1 to 200"))?
-            }
-        };
-        let cursor = q.get("cursor").filter(|c| !c.is_empty()).map(|c| Cursor::decode(c)).transpose()?;
-        Ok(Self { limit, cursor })
-    }
+/// The `search` term of a list's query string, as an `ILIKE` pattern.
+pub fn query_search(q: &HashMap<String, String>) -> Option<String> {
+    crate::domain::validate::search_pattern(q.get("search").map(String::as_str))
+}
 
-    /// The cursor's `(created_at, id)` as query parameters (both `None` on the first page).
-    pub fn keyset(&self) -> (Option<chrono::DateTime<chrono::Utc>>, Option<uuid::Uuid>) {
-        self.cursor.as_ref().map(|c| (Some(c.t), Some(c.id))).unwrap_or_default()
-    }
+/// A query-string UUID filter.
+pub fn query_uuid(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<uuid::Uuid>> {
+    q.get(name).filter(|v| !v.is_empty()).map(|v| uuid::Uuid::parse_str(v).map_err(|_| ApiError::bad_field(name, format!("{name} must be a UUID")))).transpose()
+}
 
-    /// Turns `limit + 1` fetched rows into a page, using `key` to build the next cursor.
-    pub fn page<T>(&self, mut rows: Vec<T>, key: impl Fn(&T) -> Cursor) -> Page<T> {
-        let more = rows.len() as i64 > self.limit;
-        rows.truncate(self.limit as usize);
-        let next_cursor = if more { rows.last().map(|r| key(r).encode()) } else { None };
-        Page { items: rows, next_cursor }
+/// A query-string boolean filter.
+pub fn query_bool(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<bool>> {
+    match q.get(name).map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(ApiError::bad_field(name, format!("{name} must be true or false"))),
     }
+}
+
+/// A query-string date filter (`YYYY-MM-DD`).
+pub fn query_date(q: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<chrono::NaiveDate>> {
+    q.get(name)
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .ok()
+                .filter(crate::domain::validate::plausible_date)
+                .ok_or_else(|| ApiError::bad_field(name, format!("{name} must be a date YYYY-MM-DD between 1900 and 9999")))
+        })
+        .transpose()
 }

@@ -180,7 +180,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
         let mut resp = match read_request(&state, req).await {
-            Ok(r) => crate::routes::handle(&state, &r).await,
+            Ok(r) => crate::router::handle(&state, &r).await,
             Err(ApiError::PayloadTooLarge(_)) if crate::routes::files::browser_upload_page(&path).is_some() => {
                 crate::routes::files::too_large_for_browser(&state, &path)
             }

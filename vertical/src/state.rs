@@ -29,3 +29,16 @@ pub struct AppState {
     /// see [`crate::edge::resolve_tenant`]. `None` when `vertical.tenant_cache_ttl_ms` is 0.
     pub tenants: Option<moka::sync::Cache<String, crate::domain::tenant::Tenant>>,
 }
+
+impl AppState {
+    /// A transaction bound to `tenant` on a pooled connection: the one way request code reaches
+    /// tenant data (row-level security confines everything inside to that tenant).
+    pub async fn tenant_tx(&self, tenant: &crate::domain::tenant::Tenant) -> crate::domain::DomainResult<infra::db::TenantTx> {
+        Ok(infra::db::TenantTx::begin(self.pool.get().await?, tenant.id).await?)
+    }
+
+    /// A pooled connection for pipelined read-only work ([`infra::db::tenant_read`]).
+    pub async fn db(&self) -> crate::domain::DomainResult<infra::db::PooledClient> {
+        Ok(self.pool.get().await?)
+    }
+}

@@ -19,9 +19,7 @@ use crate::auth::Principal;
 use crate::domain::tenant::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{json, HttpResponse, Req};
-use crate::outbox::{self, Aggregate};
 use crate::state::AppState;
-use infra::db::tenant_transaction;
 use infra::files::{FileKey, FileStore, Variant};
 
 /// Requests whose body may be as large as `files.max_upload_bytes` (everything else is limited
@@ -77,18 +75,15 @@ async fn check_image(bytes: Bytes) -> ApiResult<()> {
 /// Stores a product's new image and records the event that makes its variants. Shared by the
 /// API and the UI.
 pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, bytes: Bytes) -> ApiResult<serde_json::Value> {
-    who.require_admin()?;
+    crate::domain::require_admin(who)?;
     take_upload_slot(state, who.user_id)?;
     // Decode before taking a pooled connection: a large image takes a moment to check.
     check_image(bytes.clone()).await?;
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    tx.query_opt("SELECT 1 FROM products WHERE id = $1 AND tenant_id = $2", &[&product, &tenant.id]).await?.ok_or_else(|| ApiError::not_found("product"))?;
+    let tx = state.tenant_tx(tenant).await?;
+    crate::catalog::products::get(&tx, product).await?;
     let key = FileKey::product_original(tenant.id, product);
     state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
-    let event =
-        outbox::record(&tx, tenant.id, Aggregate::Product, product, "product_image_uploaded", json!({ "product_id": product, "original_key": key.as_str() }))
-            .await?;
+    let event = crate::catalog::images::product_image_stored(&tx, product, &key).await?;
     tx.commit().await?;
     Ok(json!({
         "product_id": product,
@@ -100,14 +95,13 @@ pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Princi
 
 /// Stores the tenant's new logo and records the event that makes its WebP.
 pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, bytes: Bytes) -> ApiResult<serde_json::Value> {
-    who.require_admin()?;
+    crate::domain::require_admin(who)?;
     take_upload_slot(state, who.user_id)?;
     check_image(bytes.clone()).await?;
     let key = FileKey::logo_original(tenant.id);
     state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let event = outbox::record(&tx, tenant.id, Aggregate::Tenant, tenant.id, "logo_uploaded", json!({ "original_key": key.as_str() })).await?;
+    let tx = state.tenant_tx(tenant).await?;
+    let event = crate::catalog::images::logo_stored(&tx, &key).await?;
     tx.commit().await?;
     Ok(json!({ "status": "processing", "event_id": event.event_id, "url": "/files/branding/logo.webp" }))
 }
@@ -116,8 +110,8 @@ pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, byte
 /// the content decides). 202: the variants appear once the engines worker has made them.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products", params(("id" = Uuid, Path)),
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = Object), (status = 404, body = crate::docs::ErrorBody), (status = 413, body = crate::docs::ErrorBody),
-              (status = 422, body = crate::docs::ErrorBody), (status = 429, body = crate::docs::ErrorBody)))]
+    responses((status = 202, body = Object), (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, req: &Req) -> ApiResult<HttpResponse> {
     let accepted = store_product_image(state, tenant, who, product, req.body.clone()).await?;
     Ok(json(StatusCode::ACCEPTED, &accepted))
@@ -126,7 +120,7 @@ pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Princ
 /// `PUT /api/v1/branding/logo`: the logo file as the request body.
 #[utoipa::path(put, path = "/api/v1/branding/logo", tag = "branding",
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = Object), (status = 413, body = crate::docs::ErrorBody), (status = 422, body = crate::docs::ErrorBody), (status = 429, body = crate::docs::ErrorBody)))]
+    responses((status = 202, body = Object), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_logo(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
     let accepted = store_logo(state, tenant, who, req.body.clone()).await?;
     Ok(json(StatusCode::ACCEPTED, &accepted))

@@ -12,7 +12,7 @@ use crate::routes;
 use crate::state::AppState;
 use crate::ui::layout::{brand, document, redirect, safe_next};
 use crate::ui::session::{self, CSRF_FIELD, NONCE_COOKIE};
-use crate::ui::{api, form, text};
+use crate::ui::{form, text};
 
 /// The sign-in page. `error` is shown above the form with the e-mail kept.
 pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&str>, status: StatusCode) -> HttpResponse {
@@ -69,7 +69,10 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
         return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
     }
     let get = |k: &str| posted.get(k).cloned().unwrap_or_default();
-    let call = api::body(Method::POST, &json!({ "email": get("email"), "password": get("password") }));
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    let body = bytes::Bytes::from(json!({ "email": get("email"), "password": get("password") }).to_string());
+    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers, body };
     match routes::auth::login(state, tenant, &call).await {
         Ok(api_resp) => {
             let mut resp = redirect(&safe_next(posted.get("next")));

@@ -3,18 +3,20 @@
 
 use std::collections::HashMap;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use maud::{html, Markup};
-use serde_json::{json, Value};
+use serde_json::json;
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::catalog::products::{self, NewProduct, Product, ProductChanges, ProductFilter};
+use crate::catalog::stock::{self, NewAdjustment, NewReceipt, StockFilter, StockLevel};
+use crate::catalog::suppliers::{self, NewSupplier, NewSupplierPrice, Supplier, SupplierChanges, SupplierFilter, SupplierPrice};
+use crate::domain::{require_admin, PageRequest};
+use crate::error::{ApiError, ApiResult};
 use crate::http::HttpResponse;
-use crate::routes::{products, stock, suppliers};
-use crate::ui::api;
 use crate::ui::form::{self, field, Field, Form, Kind};
-use crate::ui::layout::{table, Ctx, FormPage};
-use crate::ui::people::{more_link, search_bar};
+use crate::ui::layout::{cell, table, Ctx, FormPage};
+use crate::ui::people::{form_values, more_link, page_request, search_bar, search_term};
 use crate::ui::session::CSRF_FIELD;
 use infra::files::{FileKey, Variant};
 
@@ -50,58 +52,61 @@ const PRICE_FIELDS: &[Field] = &[field("product_id", Kind::Choice, true), field(
 
 /// Active products as select options (`code — name`).
 pub async fn product_choices(ctx: &Ctx<'_>) -> ApiResult<Vec<(String, String)>> {
-    let rows = api::items(products::list(ctx.state, ctx.tenant, &api::get(&[("active", "true"), ("limit", "200")])).await).await?;
-    Ok(rows
-        .iter()
-        .map(|p| (p["id"].as_str().unwrap_or("").to_owned(), format!("{} — {}", p["code"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or(""))))
-        .collect())
+    let page = products::list(&ctx.state.db().await?, ctx.tenant.id, &ProductFilter { search: None, active: Some(true) }, &PageRequest::first(200)).await?;
+    Ok(page.items.iter().map(|p| (p.id.to_string(), format!("{} — {}", p.code, p.name))).collect())
 }
 
 async fn supplier_choices(ctx: &Ctx<'_>) -> ApiResult<Vec<(String, String)>> {
-    let rows = api::items(suppliers::list(ctx.state, ctx.tenant, &api::get(&[("limit", "200")])).await).await?;
-    Ok(rows.iter().map(|s| (s["id"].as_str().unwrap_or("").to_owned(), s["name"].as_str().unwrap_or("").to_owned())).collect())
+    let tx = ctx.tx().await?;
+    let page = suppliers::list(&tx, &SupplierFilter::default(), &PageRequest::first(200)).await?;
+    tx.commit().await?;
+    Ok(page.items.iter().map(|s| (s.id.to_string(), s.name.clone())).collect())
 }
 
 pub async fn products(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let q = ctx.req.query_params();
-    let search = q.get("search").map(String::as_str).unwrap_or("");
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or("");
-    let page = api::value(products::list(ctx.state, ctx.tenant, &api::get(&[("search", search), ("cursor", cursor)])).await).await?;
-    let rows = page["items"].as_array().cloned().unwrap_or_default();
-    let link = ctx.is_admin().then_some(("/products/", "id"));
-    let rows: Vec<Value> = rows
-        .into_iter()
-        .map(|mut r| {
-            let id = r["id"].as_str().unwrap_or("").to_owned();
-            r["id"] = json!(format!("{id}/edit"));
-            r
-        })
-        .collect();
+    let (search, pattern) = search_term(ctx);
+    let page =
+        products::list(&ctx.state.db().await?, ctx.tenant.id, &ProductFilter { search: pattern, active: None }, &page_request(ctx, PageRequest::DEFAULT_LIMIT))
+            .await?;
+    let edit = |p: &Product| format!("/products/{}/edit", p.id);
     let body = html! {
         @if ctx.is_admin() { div class="actions" { a class="button" href="/products/new" { (t.s("products.new")) } } }
-        (search_bar(t, "/products", "field.search_products", search, html! {}))
-        (table(t, &rows, &[("code", "field.code"), ("name", "field.name"), ("unit", "field.unit"), ("base_price", "field.base_price"), ("active", "field.active")], link))
-        (more_link(t, "/products", &page, &[("search", search)]))
+        (search_bar(t, "/products", "field.search_products", &search, html! {}))
+        (table(t, &page.items, &[
+            ("field.code", &|p: &Product| cell::text(&p.code)),
+            ("field.name", &|p: &Product| cell::text(&p.name)),
+            ("field.unit", &|p: &Product| cell::text(p.unit.as_str())),
+            ("field.base_price", &|p: &Product| cell::num(p.base_price)),
+            ("field.active", &|p: &Product| cell::yes_no(t, p.active)),
+        ], ctx.is_admin().then_some(&edit as &dyn Fn(&Product) -> String)))
+        (more_link(t, "/products", &page, &[("search", &search)]))
     };
     Ok(ctx.page(t.s("products.title"), body))
 }
 
 pub async fn product_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpResponse> {
-    ctx.who.require_admin()?;
-    let (state, tenant, t, who) = (ctx.state, ctx.tenant, ctx.t, &ctx.who);
+    require_admin(&ctx.who)?;
+    let (state, tenant, t, who) = (ctx.state, ctx.tenant, ctx.t, ctx.who.clone());
     match id {
         None => {
             let p = FormPage::new(t.s("products.new"), PRODUCT_FIELDS, "/products/new", t.s("common.create"), t.s("products.created"));
-            let save = |b: Value| async move { products::create(state, tenant, who, &api::body(Method::POST, &b)).await };
-            ctx.form_page(p, Some(&json!({"unit": "UN", "active": true})), save, |_| "/products".into()).await
+            ctx.form_page::<NewProduct, Product, _>(
+                p,
+                Some(&json!({"unit": "UN", "active": true})),
+                move |tx, input| Box::pin(async move { products::create(tx, &who, input).await }),
+                |_| "/products".into(),
+            )
+            .await
         }
         Some(id) => {
-            let current = api::value(products::get(state, tenant, id).await).await?;
+            let tx = ctx.tx().await?;
+            let current = products::get(&tx, id).await?;
+            tx.commit().await?;
             let mut p = FormPage::new(t.s("products.edit"), PRODUCT_FIELDS, format!("/products/{id}/edit"), t.s("common.save"), t.s("products.saved"));
             let image = crate::routes::files::url(state, &FileKey::product_variant(tenant.id, id, Variant::Card), &format!("/files/products/{id}/card.webp"));
             p.before = html! {
-                @if current["active"] == true {
+                @if current.active {
                     form method="post" action={ "/products/" (id) "/deactivate" } class="actions" {
                         input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
                         button type="submit" class="danger" { (t.s("products.deactivate")) }
@@ -109,8 +114,13 @@ pub async fn product_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpResp
                 }
                 (upload_form(ctx, &format!("/products/{id}/image"), image.as_deref(), t.s("files.image")))
             };
-            let save = |b: Value| async move { products::update(state, tenant, who, id, &api::body(Method::PATCH, &b)).await };
-            ctx.form_page(p, Some(&current), save, |_| "/products".into()).await
+            ctx.form_page::<ProductChanges, Product, _>(
+                p,
+                Some(&form_values(&current)),
+                move |tx, changes| Box::pin(async move { products::update(tx, &who, id, changes).await }),
+                |_| "/products".into(),
+            )
+            .await
         }
     }
 }
@@ -119,16 +129,19 @@ pub async fn product_deactivate(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpRespon
     if let Err(refused) = ctx.posted() {
         return Ok(refused);
     }
-    api::value(products::deactivate(ctx.state, ctx.tenant, &ctx.who, id).await).await?;
+    let tx = ctx.tx().await?;
+    products::deactivate(&tx, &ctx.who, id).await?;
+    tx.commit().await?;
     Ok(ctx.done("/products", ctx.t.s("products.deactivated")))
 }
 
-/// The stock page; `failed` is the receipt or adjustment form that the API refused.
+/// The stock page; `failed` is the receipt or adjustment form that was refused.
 pub async fn stock(ctx: &Ctx<'_>, failed: Option<(&str, Form)>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let q = ctx.req.query_params();
-    let search = q.get("search").map(String::as_str).unwrap_or("");
-    let levels = api::items(stock::levels(ctx.state, ctx.tenant, &api::get(&[("search", search), ("limit", "200")])).await).await?;
+    let (search, pattern) = search_term(ctx);
+    let tx = ctx.tx().await?;
+    let levels = stock::levels(&tx, &StockFilter { search: pattern }, &PageRequest::first(200)).await?;
+    tx.commit().await?;
     let mut forms = Markup::default();
     if ctx.is_admin() {
         let products = product_choices(ctx).await?;
@@ -151,8 +164,14 @@ pub async fn stock(ctx: &Ctx<'_>, failed: Option<(&str, Form)>) -> ApiResult<Htt
         };
     }
     let body = html! {
-        (search_bar(t, "/stock", "field.search_products", search, html! {}))
-        (table(t, &levels, &[("code", "field.code"), ("name", "field.name"), ("on_hand", "field.on_hand"), ("minimum", "field.minimum"), ("days_to_rupture", "field.days_to_rupture")], None))
+        (search_bar(t, "/stock", "field.search_products", &search, html! {}))
+        (table(t, &levels.items, &[
+            ("field.code", &|l: &StockLevel| cell::text(&l.code)),
+            ("field.name", &|l: &StockLevel| cell::text(&l.name)),
+            ("field.on_hand", &|l: &StockLevel| cell::num(l.on_hand)),
+            ("field.minimum", &|l: &StockLevel| cell::opt(l.minimum)),
+            ("field.days_to_rupture", &|l: &StockLevel| cell::opt(l.days_to_rupture)),
+        ], None))
         (forms)
     };
     let status = if body.0.contains("role=\"alert\"") { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
@@ -164,15 +183,21 @@ pub async fn stock_post(ctx: &Ctx<'_>, kind: &str) -> ApiResult<HttpResponse> {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let (fields, flash) = if kind == "receipts" { (RECEIPT_FIELDS, "stock.received") } else { (ADJUSTMENT_FIELDS, "stock.adjusted") };
-    let call = api::body(Method::POST, &form::to_json(fields, &posted));
-    let result = if kind == "receipts" {
-        stock::receipt(ctx.state, ctx.tenant, &ctx.who, &call).await
-    } else {
-        stock::adjustment(ctx.state, ctx.tenant, &ctx.who, &call).await
+    let receipts = kind == "receipts";
+    let (fields, flash) = if receipts { (RECEIPT_FIELDS, "stock.received") } else { (ADJUSTMENT_FIELDS, "stock.adjusted") };
+    let saved = async {
+        let body = form::to_json(fields, &posted);
+        let tx = ctx.tx().await?;
+        if receipts {
+            stock::receive(&tx, &ctx.who, crate::http::parse_value::<NewReceipt>(body)?).await?;
+        } else {
+            stock::adjust(&tx, &ctx.who, crate::http::parse_value::<NewAdjustment>(body)?).await?;
+        }
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
     };
-    match api::value(result).await {
-        Ok(_) => Ok(ctx.done("/stock", ctx.t.s(flash))),
+    match saved.await {
+        Ok(()) => Ok(ctx.done("/stock", ctx.t.s(flash))),
         Err(e) => {
             let mut f = Form::with_posted(posted);
             f.fail(e, ctx.t);
@@ -183,32 +208,48 @@ pub async fn stock_post(ctx: &Ctx<'_>, kind: &str) -> ApiResult<HttpResponse> {
 
 pub async fn suppliers(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let q = ctx.req.query_params();
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or("");
-    let page = api::value(suppliers::list(ctx.state, ctx.tenant, &api::get(&[("cursor", cursor)])).await).await?;
-    let rows = page["items"].as_array().cloned().unwrap_or_default();
+    let tx = ctx.tx().await?;
+    let page = suppliers::list(&tx, &SupplierFilter::default(), &page_request(ctx, PageRequest::DEFAULT_LIMIT)).await?;
+    tx.commit().await?;
     let body = html! {
         @if ctx.is_admin() { div class="actions" { a class="button" href="/suppliers/new" { (t.s("suppliers.new")) } } }
-        (table(t, &rows, &[("name", "field.name"), ("lead_time_days", "field.lead_time_days"), ("phone", "field.phone"), ("active", "field.active")], Some(("/suppliers/", "id"))))
+        (table(t, &page.items, &[
+            ("field.name", &|s: &Supplier| cell::text(&s.name)),
+            ("field.lead_time_days", &|s: &Supplier| cell::num(s.lead_time_days)),
+            ("field.phone", &|s: &Supplier| cell::opt(s.phone.as_deref())),
+            ("field.active", &|s: &Supplier| cell::yes_no(t, s.active)),
+        ], Some(&|s: &Supplier| format!("/suppliers/{}", s.id))))
         (more_link(t, "/suppliers", &page, &[]))
     };
     Ok(ctx.page(t.s("suppliers.title"), body))
 }
 
 pub async fn supplier_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpResponse> {
-    ctx.who.require_admin()?;
-    let (state, tenant, t, who) = (ctx.state, ctx.tenant, ctx.t, &ctx.who);
+    require_admin(&ctx.who)?;
+    let (t, who) = (ctx.t, ctx.who.clone());
     match id {
         None => {
             let p = FormPage::new(t.s("suppliers.new"), SUPPLIER_FIELDS, "/suppliers/new", t.s("common.create"), t.s("suppliers.created"));
-            let save = |b: Value| async move { suppliers::create(state, tenant, who, &api::body(Method::POST, &b)).await };
-            ctx.form_page(p, Some(&json!({"lead_time_days": 7, "active": true})), save, |v| format!("/suppliers/{}", v["id"].as_str().unwrap_or(""))).await
+            ctx.form_page::<NewSupplier, Supplier, _>(
+                p,
+                Some(&json!({"lead_time_days": 7, "active": true})),
+                move |tx, input| Box::pin(async move { suppliers::create(tx, &who, input).await }),
+                |s| format!("/suppliers/{}", s.id),
+            )
+            .await
         }
         Some(id) => {
-            let current = api::value(suppliers::get(state, tenant, id).await).await?;
+            let tx = ctx.tx().await?;
+            let current = suppliers::get(&tx, id).await?;
+            tx.commit().await?;
             let p = FormPage::new(t.s("suppliers.edit"), SUPPLIER_FIELDS, format!("/suppliers/{id}/edit"), t.s("common.save"), t.s("suppliers.saved"));
-            let save = |b: Value| async move { suppliers::update(state, tenant, who, id, &api::body(Method::PATCH, &b)).await };
-            ctx.form_page(p, Some(&current), save, |_| format!("/suppliers/{id}")).await
+            ctx.form_page::<SupplierChanges, Supplier, _>(
+                p,
+                Some(&form_values(&current)),
+                move |tx, changes| Box::pin(async move { suppliers::update(tx, &who, id, changes).await }),
+                |_| format!("/suppliers/{id}"),
+            )
+            .await
         }
     }
 }
@@ -216,8 +257,10 @@ pub async fn supplier_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpRes
 /// A supplier, its prices and (admins) the form to set one; `failed` is a refused price form.
 pub async fn supplier(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let s = api::value(suppliers::get(ctx.state, ctx.tenant, id).await).await?;
-    let prices = api::items(suppliers::prices(ctx.state, ctx.tenant, id).await).await?;
+    let tx = ctx.tx().await?;
+    let s = suppliers::get(&tx, id).await?;
+    let prices = suppliers::prices(&tx, id).await?;
+    tx.commit().await?;
     let mut price_form = failed.unwrap_or_default();
     let status = if price_form.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let admin_part = if ctx.is_admin() {
@@ -231,12 +274,18 @@ pub async fn supplier(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResul
         html! {}
     };
     let body = html! {
-        p { (t.s("field.lead_time_days")) ": " (s["lead_time_days"]) }
+        p { (t.s("field.lead_time_days")) ": " (s.lead_time_days) }
         h2 { (t.s("suppliers.prices")) }
-        (table(t, &prices, &[("product_code", "field.product_code"), ("product_name", "field.product_name"), ("price", "field.price"), ("previous_price", "field.previous_price"), ("valid_from", "field.valid_from")], None))
+        (table(t, &prices, &[
+            ("field.product_code", &|p: &SupplierPrice| cell::text(&p.product_code)),
+            ("field.product_name", &|p: &SupplierPrice| cell::text(&p.product_name)),
+            ("field.price", &|p: &SupplierPrice| cell::num(p.price)),
+            ("field.previous_price", &|p: &SupplierPrice| cell::opt(p.previous_price)),
+            ("field.valid_from", &|p: &SupplierPrice| cell::num(p.valid_from)),
+        ], None))
         (admin_part)
     };
-    Ok(ctx.page_with_status(status, s["name"].as_str().unwrap_or(""), body))
+    Ok(ctx.page_with_status(status, &s.name, body))
 }
 
 pub async fn supplier_price(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
@@ -244,9 +293,15 @@ pub async fn supplier_price(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> 
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let call = api::body(Method::POST, &form::to_json(PRICE_FIELDS, &posted));
-    match api::value(suppliers::set_price(ctx.state, ctx.tenant, &ctx.who, id, &call).await).await {
-        Ok(_) => Ok(ctx.done(&format!("/suppliers/{id}"), ctx.t.s("suppliers.price_saved"))),
+    let saved = async {
+        let input: NewSupplierPrice = crate::http::parse_value(form::to_json(PRICE_FIELDS, &posted))?;
+        let tx = ctx.tx().await?;
+        suppliers::set_price(&tx, &ctx.who, id, input).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
+    };
+    match saved.await {
+        Ok(()) => Ok(ctx.done(&format!("/suppliers/{id}"), ctx.t.s("suppliers.price_saved"))),
         Err(e) => {
             let mut f = Form::with_posted(posted);
             f.fail(e, ctx.t);
@@ -293,7 +348,7 @@ pub async fn product_image(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
 
 /// `GET /branding` (admins): the logo and its upload form.
 pub async fn branding(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
-    ctx.who.require_admin()?;
+    require_admin(&ctx.who)?;
     let t = ctx.t;
     let logo = crate::routes::files::url(ctx.state, &FileKey::logo(ctx.tenant.id), "/files/branding/logo.webp");
     Ok(ctx.page(t.s("branding.title"), upload_form(ctx, "/branding", logo.as_deref(), t.s("branding.logo"))))

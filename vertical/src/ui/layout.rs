@@ -24,6 +24,9 @@ use crate::ui::{assets, form};
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; \
     form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// What a form page's save step returns: a service call borrowing the page's transaction.
+pub type Save<'t, O> = std::pin::Pin<Box<dyn std::future::Future<Output = crate::domain::DomainResult<O>> + Send + 't>>;
+
 /// What a signed-in page needs.
 pub struct Ctx<'a> {
     pub state: &'a AppState,
@@ -135,20 +138,25 @@ impl<'a> Ctx<'a> {
         self.page_with_status(status, text, html! { p { a href="/" { (self.t.s("nav.dashboard")) } } })
     }
 
+    /// A transaction of the page's tenant, for the services a page calls.
+    pub async fn tx(&self) -> crate::domain::DomainResult<infra::db::TenantTx> {
+        self.state.tenant_tx(self.tenant).await
+    }
+
     /// A create/edit page: GET shows the form (filled from `loaded`); POST checks the CSRF
-    /// token, sends the fields (plus `p.fixed`) to `save` — an API handler — and either goes
-    /// to `to(result)` with a flash message or shows the form again with the user's input and
-    /// the API's message next to the field it names.
-    pub async fn form_page<F, Fut>(
+    /// token, decodes the fields (plus `p.fixed`) into the service's typed input `I`, runs
+    /// `save` in a tenant transaction and either goes to `to(result)` with a flash message or
+    /// shows the form again with the user's input and the refusal next to the field it names.
+    pub async fn form_page<I, O, F>(
         &self,
         p: FormPage<'_>,
         loaded: Option<&serde_json::Value>,
         save: F,
-        to: impl FnOnce(&serde_json::Value) -> String,
+        to: impl FnOnce(&O) -> String,
     ) -> ApiResult<HttpResponse>
     where
-        F: FnOnce(serde_json::Value) -> Fut,
-        Fut: std::future::Future<Output = ApiResult<HttpResponse>>,
+        I: serde::de::DeserializeOwned,
+        F: for<'t> FnOnce(&'t infra::db::TenantTx, I) -> Save<'t, O>,
     {
         let render = |form: &Form| form::render(&p.action, &self.csrf, p.fields, form, self.t, p.submit);
         if self.req.method == Method::GET {
@@ -164,7 +172,14 @@ impl<'a> Ctx<'a> {
         for (k, v) in p.fixed {
             body[k] = v;
         }
-        match crate::ui::api::value(save(body).await).await {
+        let saved = async {
+            let input: I = crate::http::parse_value(body)?;
+            let tx = self.tx().await?;
+            let out = save(&tx, input).await?;
+            tx.commit().await?;
+            Ok::<O, crate::error::ApiError>(out)
+        };
+        match saved.await {
             Ok(v) => Ok(self.done(&to(&v), p.flash)),
             Err(e) => {
                 let mut form = Form::with_posted(posted);
@@ -315,25 +330,27 @@ pub fn safe_next(next: Option<&String>) -> String {
     .unwrap_or_else(|| "/".into())
 }
 
-/// A table of API objects: one column per `(key, label key)`, values as text.
-pub fn table(t: &Text, rows: &[serde_json::Value], cols: &[(&str, &str)], link: Option<(&str, &str)>) -> Markup {
+/// One column of a [`table`]: its label key and how a row shows in it.
+pub type Column<'c, T> = (&'static str, &'c dyn Fn(&T) -> Markup);
+
+/// A table of typed rows, one column per `(label key, cell)`; the first cell links to
+/// `link(row)` when given.
+pub fn table<T>(t: &Text, rows: &[T], cols: &[Column<'_, T>], link: Option<&dyn Fn(&T) -> String>) -> Markup {
     html! {
         @if rows.is_empty() {
             p class="empty" { (t.s("common.none")) }
         } @else {
             div class="scroll" {
                 table class="cards" {
-                    thead { tr { @for (_, label) in cols { th scope="col" { (t.dynamic(label)) } } } }
+                    thead { tr { @for (label, _) in cols { th scope="col" { (t.dynamic(label)) } } } }
                     tbody {
                         @for r in rows {
                             tr {
-                                @for (i, (key, label)) in cols.iter().enumerate() {
+                                @for (i, (label, cell)) in cols.iter().enumerate() {
                                     td data-label=(t.dynamic(label)) {
-                                        @if i == 0 && link.is_some() {
-                                            @let (prefix, id_key) = link.unwrap_or_default();
-                                            a href={ (prefix) (r[id_key].as_str().unwrap_or("")) } { (cell(t, key, &r[*key])) }
-                                        } @else {
-                                            (cell(t, key, &r[*key]))
+                                        @match link.filter(|_| i == 0) {
+                                            Some(link) => { a href=(link(r)) { (cell(r)) } }
+                                            None => { (cell(r)) }
                                         }
                                     }
                                 }
@@ -346,17 +363,38 @@ pub fn table(t: &Text, rows: &[serde_json::Value], cols: &[(&str, &str)], link: 
     }
 }
 
-/// A value as a person reads it: statuses and kinds translated, dates shortened.
-pub fn cell(t: &Text, key: &str, v: &serde_json::Value) -> Markup {
-    use serde_json::Value as V;
-    match v {
-        V::Null => html! { "—" },
-        V::Bool(b) => html! { (t.s(if *b { "common.yes" } else { "common.no" })) },
-        V::String(s) if matches!(key, "status" | "risk") => html! { span class={ "badge " (s) } { (t.dynamic(&format!("status.{s}"))) } },
-        V::String(s) if matches!(key, "kind" | "role") => html! { (t.dynamic(&format!("{key}.{s}"))) },
-        V::String(s) if key.ends_with("_at") => html! { time datetime=(s) { (s.get(..16).unwrap_or(s).replace('T', " ")) } },
-        V::String(s) => html! { (s) },
-        V::Array(a) => html! { (a.len()) },
-        other => html! { (other.to_string()) },
+/// Cells as a person reads them: absent values as a dash, statuses and kinds translated,
+/// times shortened to the minute.
+pub mod cell {
+    use chrono::{DateTime, Utc};
+    use maud::{html, Markup};
+
+    use crate::ui::text::Text;
+
+    pub fn text(v: &str) -> Markup {
+        html! { (v) }
+    }
+    pub fn opt<D: std::fmt::Display>(v: Option<D>) -> Markup {
+        match v {
+            Some(v) => html! { (v) },
+            None => html! { "—" },
+        }
+    }
+    pub fn num<D: std::fmt::Display>(v: D) -> Markup {
+        html! { (v) }
+    }
+    pub fn yes_no(t: &Text, v: bool) -> Markup {
+        html! { (t.s(if v { "common.yes" } else { "common.no" })) }
+    }
+    /// A status or risk badge (`status.<value>` text).
+    pub fn status(t: &Text, v: &str) -> Markup {
+        html! { span class={ "badge " (v) } { (t.dynamic(&format!("status.{v}"))) } }
+    }
+    /// A kind or role (`<prefix>.<value>` text).
+    pub fn word(t: &Text, prefix: &str, v: &str) -> Markup {
+        html! { (t.dynamic(&format!("{prefix}.{v}"))) }
+    }
+    pub fn time(v: &DateTime<Utc>) -> Markup {
+        html! { time datetime=(v.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)) { (v.format("%Y-%m-%d %H:%M")) } }
     }
 }

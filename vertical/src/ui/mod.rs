@@ -6,12 +6,13 @@
 //! them, and reusable pieces (the page shell, a labelled field, a table) are ordinary Rust
 //! functions instead of a template-inheritance language. maud has no runtime dependencies.
 //!
-//! Pages hold no business rules: they call the JSON API's handlers in process ([`api`]), so
+//! Pages hold no business rules: they decode a form into a service's typed input, call the
+//! same services the JSON API calls (`crate::people`, `crate::catalog`, `crate::sales`,
+//! `crate::insights`) in a tenant transaction, and render the typed values they return — so
 //! validation, state machines, RLS and outbox events have exactly one implementation. Plain
 //! forms and links do everything; `assets/app.js` only adds live quote totals and confirmation
 //! prompts. Every English string is in [`text`].
 
-pub mod api;
 pub mod assets;
 mod auth_pages;
 mod catalog;

@@ -12,19 +12,23 @@ use maud::{html, Markup};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::catalog::products::{self, ProductFilter};
+use crate::domain::PageRequest;
+use crate::error::{ApiError, ApiResult};
 use crate::http::HttpResponse;
-use crate::routes::orders::OrderStatus;
-use crate::routes::{clients, orders, products, quotes, sites};
-use crate::ui::api;
+use crate::people::clients::{self, ClientFilter};
+use crate::people::sites::{self, SiteFilter};
+use crate::sales::lines::LineItem;
+use crate::sales::orders::{self, Conversion, Order, OrderChanges, OrderFilter, OrderStatus};
+use crate::sales::quotes::{self, Quote, QuoteAction, QuoteFilter, QuoteInput, QuoteStatus};
 use crate::ui::form::{self, field, Field, Form, Kind};
 use crate::ui::layout::{cell, table, Ctx};
-use crate::ui::people::search_bar;
+use crate::ui::people::{more_link, page_request, search_bar, search_term};
 use crate::ui::session::CSRF_FIELD;
 use crate::ui::text::Text;
 
-const QUOTE_STATUSES: &[&str] = &["draft", "sent", "approved", "converted", "cancelled"];
-const ORDER_STATUSES: &[&str] = &["pending", "preparing", "out_for_delivery", "delivered", "cancelled"];
+const QUOTE_STATUSES: [&str; 5] = ["draft", "sent", "approved", "converted", "cancelled"];
+const ORDER_STATUSES: [&str; 5] = ["pending", "preparing", "out_for_delivery", "delivered", "cancelled"];
 
 const HEADER_FIELDS: &[Field] = &[
     field("site_id", Kind::Choice, false),
@@ -57,17 +61,26 @@ fn status_filter(t: &Text, action: &str, statuses: &[&str], current: &str, perio
 pub async fn quotes(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
     let q = ctx.req.query_params();
-    let status = q.get("status").map(String::as_str).filter(|s| QUOTE_STATUSES.contains(s)).unwrap_or("");
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or("");
-    let from = q.get("from").map(String::as_str).unwrap_or("");
-    let to = q.get("to").map(String::as_str).unwrap_or("");
-    let page = api::value(quotes::list(ctx.state, ctx.tenant, &api::get(&[("status", status), ("from", from), ("to", to), ("cursor", cursor)])).await).await?;
-    let rows = page["items"].as_array().cloned().unwrap_or_default();
+    let status = q.get("status").and_then(|s| QuoteStatus::parse(s));
+    let date = |k: &str| q.get(k).and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()).filter(crate::domain::validate::plausible_date);
+    let (from, to) = (date("from"), date("to"));
+    let filter = QuoteFilter { status, client_id: None, from, to };
+    let tx = ctx.tx().await?;
+    let page = quotes::list(&tx, &filter, &page_request(ctx, PageRequest::DEFAULT_LIMIT)).await?;
+    tx.commit().await?;
+    let (status, from, to) =
+        (status.map(QuoteStatus::as_str).unwrap_or(""), from.map(|d| d.to_string()).unwrap_or_default(), to.map(|d| d.to_string()).unwrap_or_default());
     let body = html! {
         div class="actions" { a class="button" href="/quotes/new" { (t.s("quotes.new")) } }
-        (status_filter(t, "/quotes", QUOTE_STATUSES, status, Some((from, to))))
-        (table(t, &rows, &[("number", "field.number"), ("status", "field.status"), ("subtotal", "field.subtotal"), ("total", "field.total"), ("created_at", "field.created_at")], Some(("/quotes/", "id"))))
-        (crate::ui::people::more_link(t, "/quotes", &page, &[("status", status), ("from", from), ("to", to)]))
+        (status_filter(t, "/quotes", &QUOTE_STATUSES, status, Some((&from, &to))))
+        (table(t, &page.items, &[
+            ("field.number", &|q: &Quote| cell::text(&q.number)),
+            ("field.status", &|q: &Quote| cell::status(t, q.status.as_str())),
+            ("field.subtotal", &|q: &Quote| cell::num(q.subtotal)),
+            ("field.total", &|q: &Quote| cell::num(q.total)),
+            ("field.created_at", &|q: &Quote| cell::time(&q.created_at)),
+        ], Some(&|q: &Quote| format!("/quotes/{}", q.id))))
+        (more_link(t, "/quotes", &page, &[("status", status), ("from", &from), ("to", &to)]))
     };
     Ok(ctx.page(t.s("quotes.title"), body))
 }
@@ -88,17 +101,19 @@ pub async fn quote_new(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     };
     let Some(client_id) = client_id else {
         // Step 1: choose the client (a GET form: searchable and linkable).
-        let search = q.get("search").map(String::as_str).unwrap_or("");
-        let rows = api::items(clients::list(ctx.state, ctx.tenant, &api::get(&[("search", search), ("limit", "200")])).await).await?;
+        let (search, pattern) = search_term(ctx);
+        let tx = ctx.tx().await?;
+        let rows = clients::list(&tx, &ClientFilter { search: pattern }, &PageRequest::first(200)).await?.items;
+        tx.commit().await?;
         let body = html! {
             h2 { (t.s("quotes.step_client")) }
-            (search_bar(t, "/quotes/new", "field.search_clients", search, html! {}))
+            (search_bar(t, "/quotes/new", "field.search_clients", &search, html! {}))
             @if rows.is_empty() { p class="hint" { (t.s("common.none")) " " a href="/clients/new" { (t.s("clients.new")) } } }
             form method="get" action="/quotes/new" class="card form" {
                 div class="field" {
                     label for="f-client_id" { (t.s("field.client_id")) }
                     select id="f-client_id" name="client_id" required {
-                        @for c in &rows { option value=(c["id"].as_str().unwrap_or("")) { (c["name"].as_str().unwrap_or("")) " (" (c["document"].as_str().unwrap_or("")) ")" } }
+                        @for c in &rows { option value=(c.id) { (c.name) " (" (c.document) ")" } }
                     }
                 }
                 button type="submit" { (t.s("common.next")) }
@@ -106,22 +121,27 @@ pub async fn quote_new(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
         };
         return Ok(ctx.page(t.s("quotes.new"), body));
     };
-    let client = api::value(clients::get(ctx.state, ctx.tenant, client_id).await).await?;
-    let cid = client_id.to_string();
-    let site_rows = api::items(sites::list(ctx.state, ctx.tenant, &api::get(&[("client_id", &cid), ("limit", "200")])).await).await?;
-    let site_choices: Vec<(String, String)> = site_rows
-        .iter()
-        .filter(|s| s["active"] == true)
-        .map(|s| (s["id"].as_str().unwrap_or("").to_owned(), format!("{} — {}", s["name"].as_str().unwrap_or(""), s["city"].as_str().unwrap_or(""))))
-        .collect();
+    let tx = ctx.tx().await?;
+    let client = clients::get(&tx, client_id).await?;
+    let site_rows = sites::list(&tx, &SiteFilter { client_id: Some(client_id) }, &PageRequest::first(200)).await?.items;
+    tx.commit().await?;
+    let site_choices: Vec<(String, String)> =
+        site_rows.iter().filter(|s| s.active).map(|s| (s.id.to_string(), format!("{} — {}", s.name, s.address.city.as_deref().unwrap_or("")))).collect();
     let mut form = Form::default();
     let mut status = StatusCode::OK;
     if let Some(posted) = posted {
-        let mut body = form::to_json(HEADER_FIELDS, &posted);
-        body["client_id"] = json!(client_id);
-        body["items"] = json!([]);
-        match api::value(quotes::create(ctx.state, ctx.tenant, &ctx.who, &api::body(Method::POST, &body)).await).await {
-            Ok(v) => return Ok(ctx.done(&format!("/quotes/{}", v["id"].as_str().unwrap_or("")), t.s("quotes.created"))),
+        let created = async {
+            let mut body = form::to_json(HEADER_FIELDS, &posted);
+            body["client_id"] = json!(client_id);
+            body["items"] = json!([]);
+            let input: QuoteInput = crate::http::parse_value(body)?;
+            let tx = ctx.tx().await?;
+            let quote = quotes::create(&tx, &ctx.who, input).await?;
+            tx.commit().await?;
+            Ok::<_, ApiError>(quote)
+        };
+        match created.await {
+            Ok(quote) => return Ok(ctx.done(&format!("/quotes/{}", quote.id), t.s("quotes.created"))),
             Err(e) => {
                 form = Form::with_posted(posted);
                 form.fail(e, t);
@@ -137,7 +157,7 @@ pub async fn quote_new(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     }
     form.choices = HashMap::from([("site_id", site_choices.clone())]);
     let body = html! {
-        p { (t.s("field.client_id")) ": " strong { (client["name"].as_str().unwrap_or("")) } " · " a href="/quotes/new" { (t.s("common.back")) } }
+        p { (t.s("field.client_id")) ": " strong { (client.name) } " · " a href="/quotes/new" { (t.s("common.back")) } }
         h2 { (t.s("quotes.step_site")) }
         @if site_choices.is_empty() {
             p class="hint" { (t.s("quotes.no_sites")) " " a href={ "/clients/" (client_id) "/sites/new" } { (t.s("sites.new")) } }
@@ -157,18 +177,28 @@ pub async fn quote_new(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     Ok(ctx.page_with_status(status, t.s("quotes.new"), body))
 }
 
+/// The UI's label of a state change (the API's actions plus converting to an order).
+fn action_label(action: &str) -> &'static str {
+    match action {
+        "send" => "quotes.send",
+        "approve" => "quotes.approve",
+        "convert" => "quotes.convert",
+        _ => "quotes.cancel",
+    }
+}
+
 /// A quote: the draft editor (lines, totals, add products) or the read-only view, plus the
 /// state changes it allows. `failed` carries a refused save with the user's input.
 pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let quote = api::value(quotes::get(ctx.state, ctx.tenant, id).await).await?;
-    let client_id = quote["client_id"].as_str().and_then(|c| Uuid::parse_str(c).ok()).unwrap_or_default();
-    let client = api::value(clients::get(ctx.state, ctx.tenant, client_id).await).await?;
-    let status = quote["status"].as_str().unwrap_or("");
-    let draft = status == "draft";
+    let tx = ctx.tx().await?;
+    let quote = quotes::get(&tx, id).await?;
+    let client = clients::get(&tx, quote.client_id).await?;
+    tx.commit().await?;
+    let client_id = quote.client_id;
+    let draft = quote.status == QuoteStatus::Draft;
     let form = failed.unwrap_or_default();
-    let items = quote["items"].as_array().cloned().unwrap_or_default();
-    let kept = |name: String, stored: &Value| form.values.get(&name).cloned().unwrap_or_else(|| stored.as_str().unwrap_or("").to_owned());
+    let kept = |name: String, stored: String| form.values.get(&name).cloned().unwrap_or(stored);
 
     let lines = html! {
         div class="scroll" {
@@ -179,31 +209,31 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
                     @if draft { th { (t.s("quotes.remove")) } }
                 } }
                 tbody {
-                    @for (i, it) in items.iter().enumerate() {
-                        @let name = format!("{} — {} ({})", it["product_code"].as_str().unwrap_or(""), it["product_name"].as_str().unwrap_or(""), it["unit"].as_str().unwrap_or(""));
-                        tr data-price=(it["unit_price"].as_str().unwrap_or("0")) {
+                    @for (i, it) in quote.items.iter().enumerate() {
+                        @let name = format!("{} — {} ({})", it.product_code, it.product_name, it.unit);
+                        tr data-price=(it.unit_price) {
                             td { (name) }
-                            td class="num" { (it["unit_price"].as_str().unwrap_or("")) }
+                            td class="num" { (it.unit_price) }
                             @if draft {
                                 @let qerr = form.error_for(&format!("items[{i}].quantity"));
                                 @let derr = form.error_for(&format!("items[{i}].discount_percent"));
                                 td {
-                                    input type="hidden" name={ "product_" (i) } value=(it["product_id"].as_str().unwrap_or(""));
-                                    input type="hidden" name={ "price_" (i) } value=(it["unit_price"].as_str().unwrap_or(""));
+                                    input type="hidden" name={ "product_" (i) } value=(it.product_id);
+                                    input type="hidden" name={ "price_" (i) } value=(it.unit_price);
                                     label class="sr" for={ "qty_" (i) } { (t.s("field.quantity")) ": " (name) }
-                                    input id={ "qty_" (i) } name={ "qty_" (i) } inputmode="decimal" data-qty value=(kept(format!("qty_{i}"), &it["quantity"])) aria-invalid=[qerr.map(|_| "true")];
+                                    input id={ "qty_" (i) } name={ "qty_" (i) } inputmode="decimal" data-qty value=(kept(format!("qty_{i}"), it.quantity.to_string())) aria-invalid=[qerr.map(|_| "true")];
                                     @if let Some(m) = qerr { p class="err" { (m) } }
                                 }
                                 td {
                                     label class="sr" for={ "disc_" (i) } { (t.s("field.discount_percent")) }
-                                    input id={ "disc_" (i) } name={ "disc_" (i) } inputmode="decimal" data-disc value=(kept(format!("disc_{i}"), &it["discount_percent"])) aria-invalid=[derr.map(|_| "true")];
+                                    input id={ "disc_" (i) } name={ "disc_" (i) } inputmode="decimal" data-disc value=(kept(format!("disc_{i}"), it.discount_percent.to_string())) aria-invalid=[derr.map(|_| "true")];
                                     @if let Some(m) = derr { p class="err" { (m) } }
                                 }
                             } @else {
-                                td { (it["quantity"].as_str().unwrap_or("")) }
-                                td { (it["discount_percent"].as_str().unwrap_or("")) }
+                                td { (it.quantity) }
+                                td { (it.discount_percent) }
                             }
-                            td class="num" data-line { (it["total"].as_str().unwrap_or("")) }
+                            td class="num" data-line { (it.total) }
                             @if draft { td { label { input type="checkbox" name={ "remove_" (i) } data-remove; span class="sr" { " " (t.s("quotes.remove")) " " (name) } } } }
                         }
                     }
@@ -211,24 +241,25 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
             }
         }
     };
-    let header_discount = kept("discount_percent".into(), &quote["discount_percent"]);
+    let header_discount = kept("discount_percent".into(), quote.discount_percent.to_string());
     let totals = html! {
         div class="totals card" aria-live="polite" {
-            div { span { (t.s("field.subtotal")) } span data-subtotal id="subtotal" { (quote["subtotal"].as_str().unwrap_or("")) } }
+            div { span { (t.s("field.subtotal")) } span data-subtotal id="subtotal" { (quote.subtotal) } }
             @if draft {
                 div {
                     label for="discount_percent" { (t.s("field.header_discount")) }
                     input id="discount_percent" name="discount_percent" inputmode="decimal" data-header-disc value=(header_discount);
                 }
             } @else {
-                div { span { (t.s("field.header_discount")) } span { (quote["discount_percent"].as_str().unwrap_or("")) } }
+                div { span { (t.s("field.header_discount")) } span { (quote.discount_percent) } }
             }
-            div class="grand" { span { (t.s("field.total")) } span data-total id="total" { (quote["total"].as_str().unwrap_or("")) } }
+            div class="grand" { span { (t.s("field.total")) } span data-total id="total" { (quote.total) } }
         }
     };
     let editor = if draft {
-        let search = ctx.req.query_params().get("search").cloned().unwrap_or_default();
-        let found = api::items(products::list(ctx.state, ctx.tenant, &api::get(&[("search", &search), ("active", "true"), ("limit", "20")])).await).await?;
+        let (search, pattern) = search_term(ctx);
+        let found =
+            products::list(&ctx.state.db().await?, ctx.tenant.id, &ProductFilter { search: pattern, active: Some(true) }, &PageRequest::first(20)).await?.items;
         html! {
             form method="post" action={ "/quotes/" (id) } data-live-totals {
                 input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
@@ -243,10 +274,10 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
                 table {
                     tbody {
                         @for p in &found {
-                            @let pid = p["id"].as_str().unwrap_or("");
+                            @let pid = p.id;
                             tr {
-                                td { (p["code"].as_str().unwrap_or("")) " — " (p["name"].as_str().unwrap_or("")) }
-                                td class="num" { (p["base_price"].as_str().unwrap_or("")) }
+                                td { (p.code) " — " (p.name) }
+                                td class="num" { (p.base_price) }
                                 td {
                                     form method="post" action={ "/quotes/" (id) "/add" } class="bar" {
                                         input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
@@ -265,60 +296,64 @@ pub async fn quote(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<H
     } else {
         html! { (lines) (totals) }
     };
-    let mut actions: Vec<(&str, &str, &str)> = Vec::new();
-    match status {
-        "draft" => actions.push(("send", "quotes.send", "")),
-        "sent" => actions.push(("approve", "quotes.approve", "")),
-        "approved" => actions.push(("convert", "quotes.convert", "")),
-        _ => {}
+    // What the state machine allows, with converting offered where the quote is approved.
+    let mut actions: Vec<&str> = quote.status.actions().iter().filter(|a| **a != QuoteAction::Cancel).map(|a| a.as_str()).collect();
+    if quote.status == QuoteStatus::Approved {
+        actions.push("convert");
     }
-    if matches!(status, "draft" | "sent" | "approved") {
-        actions.push(("cancel", "quotes.cancel", "danger"));
+    if quote.status.actions().contains(&QuoteAction::Cancel) {
+        actions.push("cancel");
     }
     let code = if form.error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
     let body = html! {
         @if let Some((_, m)) = &form.error { p class="alert" role="alert" { (m) } }
         p {
-            (cell(t, "status", &quote["status"])) " · "
-            a href={ "/clients/" (client_id) } { (client["name"].as_str().unwrap_or("")) }
-            @if let Some(order) = quote["order_id"].as_str() { " · " a href={ "/orders/" (order) } { (t.s("quotes.order")) } }
+            (cell::status(t, quote.status.as_str())) " · "
+            a href={ "/clients/" (client_id) } { (client.name) }
+            @if let Some(order) = quote.order_id { " · " a href={ "/orders/" (order) } { (t.s("quotes.order")) } }
         }
         (editor)
         div class="actions" {
-            @for (action, label, class) in &actions {
+            @for action in &actions {
                 form method="post" action={ "/quotes/" (id) "/" (action) } data-confirm=[(*action == "cancel").then(|| t.s("quotes.cancel"))] {
                     input type="hidden" name=(CSRF_FIELD) value=(ctx.csrf);
-                    button type="submit" class=(class) { (t.s(label)) }
+                    button type="submit" class=(if *action == "cancel" { "danger" } else { "" }) { (t.s(action_label(action))) }
                 }
             }
         }
     };
-    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("quotes.one"), quote["number"].as_str().unwrap_or("")), body))
+    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("quotes.one"), quote.number), body))
 }
 
-/// The API body that replaces a draft: its stored header with `discount` and `items`.
-fn replace_body(quote: &Value, discount: &str, items: Vec<Value>) -> Value {
+/// The input that replaces a draft: its stored header with `discount` and `items` as posted
+/// (decoded like the API's body, so a bad number is refused naming its line).
+fn replace_body(quote: &Quote, discount: &str, items: Vec<Value>) -> Value {
     json!({
-        "client_id": quote["client_id"], "site_id": quote["site_id"], "valid_days": quote["valid_days"], "notes": quote["notes"],
+        "client_id": quote.client_id, "site_id": quote.site_id, "valid_days": quote.valid_days, "notes": quote.notes,
         "discount_percent": if discount.trim().is_empty() { Value::Null } else { json!(discount.trim()) },
         "items": items,
     })
 }
 
-/// The draft's lines as API input (stored unit prices kept, so saving never reprices a line).
-fn stored_items(quote: &Value) -> Vec<Value> {
-    quote["items"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+/// The draft's lines as input (stored unit prices kept, so saving never reprices a line).
+fn stored_items(quote: &Quote) -> Vec<Value> {
+    quote
+        .items
         .iter()
-        .map(|i| json!({ "product_id": i["product_id"], "quantity": i["quantity"], "unit_price": i["unit_price"], "discount_percent": i["discount_percent"] }))
+        .map(|i: &LineItem| json!({ "product_id": i.product_id, "quantity": i.quantity, "unit_price": i.unit_price, "discount_percent": i.discount_percent }))
         .collect()
 }
 
 async fn replace(ctx: &Ctx<'_>, id: Uuid, posted: HashMap<String, String>, body: Value, flash: &str) -> ApiResult<HttpResponse> {
-    match api::value(quotes::replace(ctx.state, ctx.tenant, id, &api::body(Method::PUT, &body)).await).await {
-        Ok(_) => Ok(ctx.done(&format!("/quotes/{id}"), flash)),
+    let saved = async {
+        let input: QuoteInput = crate::http::parse_value(body)?;
+        let tx = ctx.tx().await?;
+        quotes::replace(&tx, id, input).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
+    };
+    match saved.await {
+        Ok(()) => Ok(ctx.done(&format!("/quotes/{id}"), flash)),
         Err(e) => {
             let mut f = Form::with_posted(posted);
             f.fail(e, ctx.t);
@@ -327,13 +362,20 @@ async fn replace(ctx: &Ctx<'_>, id: Uuid, posted: HashMap<String, String>, body:
     }
 }
 
-/// Saves the draft's quantities, discounts and removals; the API recalculates the totals.
+async fn current_quote(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<Quote> {
+    let tx = ctx.tx().await?;
+    let quote = quotes::get(&tx, id).await?;
+    tx.commit().await?;
+    Ok(quote)
+}
+
+/// Saves the draft's quantities, discounts and removals; the service recalculates the totals.
 pub async fn quote_save(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
     let posted = match ctx.posted() {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let current = api::value(quotes::get(ctx.state, ctx.tenant, id).await).await?;
+    let current = current_quote(ctx, id).await?;
     let mut items = Vec::new();
     for i in 0.. {
         let Some(product) = posted.get(&format!("product_{i}")) else { break };
@@ -356,13 +398,13 @@ pub async fn quote_add(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let current = api::value(quotes::get(ctx.state, ctx.tenant, id).await).await?;
+    let current = current_quote(ctx, id).await?;
     let mut items = stored_items(&current);
     let get = |k: &str| posted.get(k).map(|v| v.trim().to_owned()).unwrap_or_default();
     let disc = get("discount_percent");
     items.push(json!({ "product_id": get("product_id"), "quantity": get("quantity"),
                        "discount_percent": if disc.is_empty() { Value::Null } else { json!(disc) } }));
-    let discount = current["discount_percent"].as_str().unwrap_or("0").to_owned();
+    let discount = current.discount_percent.to_string();
     let body = replace_body(&current, &discount, items);
     // The posted discount belongs to the new line, not to the quote header.
     let mut kept = posted;
@@ -375,17 +417,30 @@ pub async fn quote_action(ctx: &Ctx<'_>, id: Uuid, action: &str) -> ApiResult<Ht
     if let Err(refused) = ctx.posted() {
         return Ok(refused);
     }
-    let (s, tn, t) = (ctx.state, ctx.tenant, ctx.t);
-    let (result, flash) = match action {
-        "send" => (quotes::transition(s, tn, id, quotes::QuoteAction::Send).await, "quotes.sent"),
-        "approve" => (quotes::transition(s, tn, id, quotes::QuoteAction::Approve).await, "quotes.approved"),
-        "cancel" => (quotes::transition(s, tn, id, quotes::QuoteAction::Cancel).await, "quotes.cancelled"),
-        "convert" => (orders::from_quote(s, tn, id).await, "quotes.converted"),
-        _ => return Err(crate::error::ApiError::not_found("page")),
+    let t = ctx.t;
+    let flash = match action {
+        "send" => "quotes.sent",
+        "approve" => "quotes.approved",
+        "cancel" => "quotes.cancelled",
+        "convert" => "quotes.converted",
+        _ => return Err(ApiError::not_found("page")),
     };
-    match api::value(result).await {
-        Ok(v) if action == "convert" => Ok(ctx.done(&format!("/orders/{}", v["id"].as_str().unwrap_or("")), t.s(flash))),
-        Ok(_) => Ok(ctx.done(&format!("/quotes/{id}"), t.s(flash))),
+    let done = async {
+        let tx = ctx.tx().await?;
+        let to = match QuoteAction::parse(action) {
+            Some(step) => {
+                quotes::transition(&tx, id, step).await?;
+                format!("/quotes/{id}")
+            }
+            None => match orders::from_quote(&tx, id).await? {
+                Conversion::Created(order) | Conversion::Existing(order) => format!("/orders/{}", order.id),
+            },
+        };
+        tx.commit().await?;
+        Ok::<_, ApiError>(to)
+    };
+    match done.await {
+        Ok(to) => Ok(ctx.done(&to, t.s(flash))),
         Err(e) => {
             let mut f = Form::default();
             f.fail(e, t);
@@ -396,15 +451,20 @@ pub async fn quote_action(ctx: &Ctx<'_>, id: Uuid, action: &str) -> ApiResult<Ht
 
 pub async fn orders(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let q = ctx.req.query_params();
-    let status = q.get("status").map(String::as_str).filter(|s| ORDER_STATUSES.contains(s)).unwrap_or("");
-    let cursor = q.get("cursor").map(String::as_str).unwrap_or("");
-    let page = api::value(orders::list(ctx.state, ctx.tenant, &api::get(&[("status", status), ("cursor", cursor)])).await).await?;
-    let rows = page["items"].as_array().cloned().unwrap_or_default();
+    let status = ctx.req.query_params().get("status").and_then(|s| OrderStatus::parse(s));
+    let tx = ctx.tx().await?;
+    let page = orders::list(&tx, &OrderFilter { status, client_id: None }, &page_request(ctx, PageRequest::DEFAULT_LIMIT)).await?;
+    tx.commit().await?;
+    let status = status.map(OrderStatus::as_str).unwrap_or("");
     let body = html! {
-        (status_filter(t, "/orders", ORDER_STATUSES, status, None))
-        (table(t, &rows, &[("number", "field.number"), ("status", "field.status"), ("total", "field.total"), ("created_at", "field.created_at")], Some(("/orders/", "id"))))
-        (crate::ui::people::more_link(t, "/orders", &page, &[("status", status)]))
+        (status_filter(t, "/orders", &ORDER_STATUSES, status, None))
+        (table(t, &page.items, &[
+            ("field.number", &|o: &Order| cell::text(&o.number)),
+            ("field.status", &|o: &Order| cell::status(t, o.status.as_str())),
+            ("field.total", &|o: &Order| cell::num(o.total)),
+            ("field.created_at", &|o: &Order| cell::time(&o.created_at)),
+        ], Some(&|o: &Order| format!("/orders/{}", o.id))))
+        (more_link(t, "/orders", &page, &[("status", status)]))
     };
     Ok(ctx.page(t.s("orders.title"), body))
 }
@@ -415,19 +475,24 @@ pub async fn order(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
 
 async fn order_page(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<HttpResponse> {
     let t = ctx.t;
-    let o = api::value(orders::get(ctx.state, ctx.tenant, id).await).await?;
-    let status = o["status"].as_str().and_then(OrderStatus::parse);
-    let next = status.map(OrderStatus::next).unwrap_or(&[]);
-    let items = o["items"].as_array().cloned().unwrap_or_default();
-    let client_id = o["client_id"].as_str().unwrap_or("");
+    let tx = ctx.tx().await?;
+    let o = orders::get(&tx, id).await?;
+    tx.commit().await?;
+    let next = o.status.next();
     let body = html! {
         @if let Some((_, m)) = failed.as_ref().and_then(|f| f.error.as_ref()) { p class="alert" role="alert" { (m) } }
-        p { (cell(t, "status", &o["status"])) " · " a href={ "/clients/" (client_id) } { (t.s("field.client_id")) } " · " a href={ "/quotes/" (o["quote_id"].as_str().unwrap_or("")) } { (t.s("nav.quotes")) } }
-        (table(t, &items, &[("product_name", "field.product_name"), ("quantity", "field.quantity"), ("unit_price", "field.unit_price"), ("discount_percent", "field.discount_percent"), ("total", "field.line_total")], None))
+        p { (cell::status(t, o.status.as_str())) " · " a href={ "/clients/" (o.client_id) } { (t.s("field.client_id")) } " · " a href={ "/quotes/" (o.quote_id) } { (t.s("nav.quotes")) } }
+        (table(t, &o.items, &[
+            ("field.product_name", &|i: &LineItem| cell::text(&i.product_name)),
+            ("field.quantity", &|i: &LineItem| cell::num(i.quantity)),
+            ("field.unit_price", &|i: &LineItem| cell::num(i.unit_price)),
+            ("field.discount_percent", &|i: &LineItem| cell::num(i.discount_percent)),
+            ("field.line_total", &|i: &LineItem| cell::num(i.total)),
+        ], None))
         div class="totals card" {
-            div { span { (t.s("field.subtotal")) } span { (o["subtotal"].as_str().unwrap_or("")) } }
-            div { span { (t.s("field.header_discount")) } span { (o["discount_percent"].as_str().unwrap_or("")) } }
-            div class="grand" { span { (t.s("field.total")) } span id="total" { (o["total"].as_str().unwrap_or("")) } }
+            div { span { (t.s("field.subtotal")) } span { (o.subtotal) } }
+            div { span { (t.s("field.header_discount")) } span { (o.discount_percent) } }
+            div class="grand" { span { (t.s("field.total")) } span id="total" { (o.total) } }
         }
         @if !next.is_empty() {
             div class="actions" {
@@ -444,7 +509,7 @@ async fn order_page(ctx: &Ctx<'_>, id: Uuid, failed: Option<Form>) -> ApiResult<
         }
     };
     let code = if failed.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("orders.one"), o["number"].as_str().unwrap_or("")), body))
+    Ok(ctx.page_with_status(code, &format!("{} {}", t.s("orders.one"), o.number), body))
 }
 
 pub async fn order_status(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
@@ -452,9 +517,15 @@ pub async fn order_status(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
         Ok(v) => v,
         Err(r) => return Ok(r),
     };
-    let body = json!({ "status": posted.get("status").cloned().unwrap_or_default() });
-    match api::value(orders::update(ctx.state, ctx.tenant, id, &api::body(Method::PATCH, &body)).await).await {
-        Ok(_) => Ok(ctx.done(&format!("/orders/{id}"), ctx.t.s("orders.status_changed"))),
+    let saved = async {
+        let changes: OrderChanges = crate::http::parse_value(json!({ "status": posted.get("status").cloned().unwrap_or_default() }))?;
+        let tx = ctx.tx().await?;
+        orders::update(&tx, id, changes).await?;
+        tx.commit().await?;
+        Ok::<_, ApiError>(())
+    };
+    match saved.await {
+        Ok(()) => Ok(ctx.done(&format!("/orders/{id}"), ctx.t.s("orders.status_changed"))),
         Err(e) => {
             let mut f = Form::default();
             f.fail(e, ctx.t);
