@@ -138,5 +138,6 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
         tx.execute("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE user_id = $1 AND tenant_id = $2", &[&id, &tenant.id]).await?;
     }
     tx.commit().await?;
+    crate::auth::revocation::user_changed(state, tenant.id, id).await;
     Ok(json(StatusCode::OK, &user_from_row(&row)?))
 }
