@@ -210,6 +210,9 @@ pub struct ProxySettings {
     /// trickling (slowloris) client is cut off after this, and header and body sizes are
     /// capped by Pingora.
     pub client_read_timeout_secs: u64,
+    /// Longest time a client may take to send a whole request, head and body (a client
+    /// trickling bytes just under the read timeout is cut off here).
+    pub request_deadline_secs: u64,
     /// Tokio work stealing between the proxy's threads (`false`: one single-threaded runtime
     /// per thread, as nginx runs one event loop per worker).
     pub work_stealing: bool,
@@ -241,6 +244,7 @@ impl Default for ProxySettings {
             max_connections_per_ip: 256,
             keepalive_timeout_secs: 60,
             client_read_timeout_secs: 20,
+            request_deadline_secs: 60,
             work_stealing: true,
         }
     }
@@ -523,6 +527,9 @@ impl Settings {
             || self.proxy.max_connections_per_ip == 0
         {
             return Err(ConfigError::new("proxy", "threads, rate limits and max_connections_per_ip must be at least 1"));
+        }
+        if self.proxy.request_deadline_secs == 0 {
+            return Err(ConfigError::new("proxy.request_deadline_secs", "must be at least 1"));
         }
         if self.proxy.keepalive_timeout_secs == 0 || self.proxy.client_read_timeout_secs == 0 {
             return Err(ConfigError::new("proxy", "keepalive_timeout_secs and client_read_timeout_secs must be at least 1"));

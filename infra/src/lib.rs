@@ -11,6 +11,7 @@ pub mod health;
 #[cfg(feature = "image")]
 pub mod images;
 pub mod migrations;
+pub mod paths;
 pub mod redis;
 pub mod shutdown;
 pub mod slug;

@@ -152,6 +152,7 @@ fn main() -> ExitCode {
         connections: proxy::connlimit::ConnectionSlots::new(p.max_connections_per_ip),
         keepalive_secs: p.keepalive_timeout_secs,
         client_read_timeout: Duration::from_secs(p.client_read_timeout_secs),
+        request_deadline: Duration::from_secs(p.request_deadline_secs),
         edge_secret,
         trusted: parse_trusted(&p.trusted_proxies),
         tls_enabled,

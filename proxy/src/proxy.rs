@@ -84,6 +84,8 @@ pub struct EdgeProxy {
     pub keepalive_secs: u64,
     /// Longest wait for more bytes of a request from the client.
     pub client_read_timeout: Duration,
+    /// Longest time a client may take to send a whole request.
+    pub request_deadline: Duration,
     /// Parsed once at start-up (validated as a header value there).
     pub edge_secret: http::HeaderValue,
     pub trusted: Vec<(IpAddr, u8)>,
@@ -301,29 +303,15 @@ impl ProxyHttp for EdgeProxy {
             .or_else(|| req.headers.get(http::header::HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
             .unwrap_or_default();
         let path = req.uri.path();
-        let is_login = req.method == http::Method::POST && path == "/auth/login";
+        // Every spelling of the login path spends the login budget (the vertical refuses the
+        // non-canonical ones too, but the budget must not depend on that).
+        let is_login = infra::paths::is_login(req.method.as_str(), path);
         let is_health = path == "/health";
         let challenge = path.strip_prefix("/.well-known/acme-challenge/").map(str::to_owned);
 
         if is_health {
             let page = Page { content_type: "application/json", body: r#"{"status":"ok","edge":true}"#.into() };
             return self.respond(session, ctx, 200, page, &[]).await;
-        }
-        if let Some(token) = challenge {
-            // Answered on plain HTTP before any redirect or tenant check: the CA is neither a
-            // browser nor a tenant's customer.
-            if let Some(key_authorization) = self.answers.answer(&token).await {
-                let page = Page { content_type: "text/plain", body: key_authorization };
-                return self.respond(session, ctx, 200, page, &[]).await;
-            }
-            let page = self.error_page(session, "not_found", "Not found", "No such challenge.");
-            return self.respond(session, ctx, 404, page, &[]).await;
-        }
-        if self.tls_enabled && self.redirect_http && !ctx.tls {
-            let host = crate::host::normalize(&ctx.host).unwrap_or_default();
-            let pq = session.req_header().uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
-            let page = Page { content_type: "text/plain", body: String::new() };
-            return self.respond(session, ctx, 301, page, &[(http::header::LOCATION, format!("https://{host}{pq}"))]).await;
         }
         if let (None, Some(ip)) = (&ctx.slot, ctx.client_ip) {
             match self.connections.acquire(ip) {
@@ -344,6 +332,22 @@ impl ProxyHttp for EdgeProxy {
                 let page = self.error_page(session, "rate_limited", "Slow down", "Too many requests from your address; try again shortly.");
                 return self.respond(session, ctx, 429, page, &[(http::header::RETRY_AFTER, secs.to_string())]).await;
             }
+        }
+        if let Some(token) = challenge {
+            // Answered on plain HTTP before any redirect or tenant check (the CA is neither a
+            // browser nor a tenant's customer), but after the limits, and from memory only.
+            if let Some(key_authorization) = self.answers.answer(&token) {
+                let page = Page { content_type: "text/plain", body: key_authorization };
+                return self.respond(session, ctx, 200, page, &[]).await;
+            }
+            let page = self.error_page(session, "not_found", "Not found", "No such challenge.");
+            return self.respond(session, ctx, 404, page, &[]).await;
+        }
+        if self.tls_enabled && self.redirect_http && !ctx.tls {
+            let host = crate::host::normalize(&ctx.host).unwrap_or_default();
+            let pq = session.req_header().uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "/".into());
+            let page = Page { content_type: "text/plain", body: String::new() };
+            return self.respond(session, ctx, 301, page, &[(http::header::LOCATION, format!("https://{host}{pq}"))]).await;
         }
 
         let looked_up = match self.router.route(&ctx.host) {
@@ -387,6 +391,25 @@ impl ProxyHttp for EdgeProxy {
             TenantState::Unknown => {
                 let page = self.error_page(session, "tenant_not_found", "Store not found", "There is no store at this address.");
                 self.respond(session, ctx, 404, page, &[]).await
+            }
+        }
+    }
+
+    /// The request deadline: each wait for more of the body is cut to what is left of it, so a
+    /// client trickling a body (each byte just inside the read timeout) is cut off at the
+    /// deadline instead of holding the connection and an upstream for as long as it likes.
+    async fn request_body_filter(&self, session: &mut Session, _body: &mut Option<Bytes>, end_of_stream: bool, ctx: &mut Ctx) -> Result<()> {
+        if end_of_stream {
+            return Ok(());
+        }
+        match self.request_deadline.checked_sub(ctx.started.elapsed()) {
+            Some(left) if !left.is_zero() => {
+                session.set_read_timeout(Some(left.min(self.client_read_timeout)));
+                Ok(())
+            }
+            _ => {
+                tracing::info!(client_ip = ?ctx.client_ip, "request deadline exceeded: connection cut");
+                Error::e_explain(HTTPStatus(408), "request deadline exceeded")
             }
         }
     }

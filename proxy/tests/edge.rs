@@ -703,3 +703,78 @@ fn proxy_command(stack: &Stack, http: SocketAddr, upstreams: &str, sock: &Path) 
         .stderr(Stdio::inherit());
     cmd
 }
+
+/// Issue 15, finding 1: the login budget keyed on the exact path `/auth/login`, so
+/// `/auth/login/` and `//auth/login` got the general budget. Every spelling spends it now.
+#[tokio::test]
+async fn every_spelling_of_the_login_path_spends_the_login_budget() {
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let env = vec![("BASECOMMERCE_PROXY__LOGIN_RATE_LIMIT_PER_MINUTE", "3".to_string())];
+    let p = proxy(&stack, Options { env, ..Default::default() }).await;
+    let mut statuses = Vec::new();
+    for path in ["/auth/login/", "//auth/login", "/auth//login/", "/auth/login/", "/auth/login"] {
+        let resp = client()
+            .post(format!("http://{}{path}", p.http))
+            .header("host", "acme.example.com")
+            .json(&serde_json::json!({"email": "admin@acme.test", "password": "wrong password!"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(&statuses[3..], &[429, 429], "attempts past the budget of 3, however spelt: {statuses:?}");
+    assert!(statuses[..3].iter().all(|s| *s != 429), "{statuses:?}");
+    // Other requests from the address still have their (general) budget.
+    let (s, _, _) = get(&p, "acme.example.com", "/tenant.json", &[]).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+/// Issue 15, finding 6: ACME challenge requests skipped the connection and rate limits (and
+/// cost a database query each). They spend the budget like any request now.
+#[tokio::test]
+async fn challenge_requests_are_rate_limited() {
+    let stack = Stack::start().await;
+    let p = proxy(&stack, Options { rate: 5, ..Default::default() }).await;
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let (s, _, _) = get(&p, "acme.example.com", &format!("/.well-known/acme-challenge/flood{n}"), &[]).await;
+        statuses.push(s.as_u16());
+    }
+    assert_eq!(&statuses[..5], &[404; 5], "{statuses:?}");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "a flood of challenge requests is limited: {statuses:?}");
+}
+
+/// Issue 15, finding 3: the edge had only a per-read timeout, so a body trickled a byte just
+/// inside it held a connection (and an upstream) for as long as the client liked. The request
+/// deadline cuts it off.
+#[tokio::test]
+async fn a_body_trickled_past_the_request_deadline_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let stack = Stack::start().await;
+    stack.tenant("acme").await;
+    let env = vec![("BASECOMMERCE_PROXY__CLIENT_READ_TIMEOUT_SECS", "2".to_string()), ("BASECOMMERCE_PROXY__REQUEST_DEADLINE_SECS", "3".to_string())];
+    let p = proxy(&stack, Options { env, ..Default::default() }).await;
+    let mut conn = tokio::net::TcpStream::connect(p.http).await.unwrap();
+    conn.write_all(b"POST /api/v1/clients HTTP/1.1\r\nHost: acme.example.com\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    // One byte every 0.5 s: never idle for the read timeout, 50 s for the whole body.
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(15) {
+        if conn.write_all(b" ").await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(500), conn.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => {}
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "the trickling client was still connected after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(8), "cut off at the deadline, not later: {:?}", started.elapsed());
+}

@@ -17,7 +17,12 @@ pub const TENANT_HEADER: &str = "x-tenant-slug";
 /// Refuses (403) a request that did not come through the proxy. Digests are compared, so the
 /// comparison is constant-time and leaks neither content nor length.
 pub fn check_edge_secret(state: &AppState, req: &Req) -> ApiResult<()> {
-    let presented = req.headers.get(EDGE_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
+    check_edge_secret_in(state, &req.headers)
+}
+
+/// [`check_edge_secret`] on the request's headers alone (before its body is read).
+pub fn check_edge_secret_in(state: &AppState, headers: &http::HeaderMap) -> ApiResult<()> {
+    let presented = headers.get(EDGE_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or(b"");
     let digest: [u8; 32] = Sha256::digest(presented).into();
     if bool::from(digest.ct_eq(&state.edge_secret_digest)) && !presented.is_empty() {
         Ok(())
@@ -28,7 +33,12 @@ pub fn check_edge_secret(state: &AppState, req: &Req) -> ApiResult<()> {
 
 /// Loads the tenant named by `X-Tenant-Slug`. Unknown → 404; suspended → 403.
 pub async fn resolve_tenant(state: &AppState, req: &Req) -> ApiResult<Tenant> {
-    let raw = req.header(TENANT_HEADER).ok_or_else(|| ApiError::not_found("tenant"))?;
+    resolve_tenant_in(state, &req.headers).await
+}
+
+/// [`resolve_tenant`] on the request's headers alone (before its body is read).
+pub async fn resolve_tenant_in(state: &AppState, headers: &http::HeaderMap) -> ApiResult<Tenant> {
+    let raw = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::not_found("tenant"))?;
     let slug = infra::TenantSlug::parse(raw).map_err(|_| ApiError::not_found("tenant"))?;
     let cached = state.tenants.as_ref().and_then(|c| c.get(slug.as_str()));
     let tenant = match cached {

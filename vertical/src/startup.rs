@@ -59,8 +59,13 @@ impl Application {
         let tenant_ttl = settings.vertical.tenant_cache_ttl_ms;
         let tenants = (tenant_ttl > 0).then(|| moka::sync::Cache::builder().max_capacity(100_000).time_to_live(Duration::from_millis(tenant_ttl)).build());
         if let Some(cache) = &tenants {
-            tokio::spawn(follow_tenant_changes(redis_url, cache.clone()));
+            tokio::spawn(follow_tenant_changes(redis_url.clone(), cache.clone()));
         }
+        let standings = crate::auth::revocation::cache(tenant_ttl);
+        if let Some(cache) = &standings {
+            tokio::spawn(crate::auth::revocation::follow_user_changes(redis_url, cache.clone()));
+        }
+        let body_budget = tokio::sync::Semaphore::new(body_budget_bytes(&settings));
 
         let state = AppState {
             tokens: TokenKeys::new(jwt.expose(), settings.auth.access_token_ttl_secs),
@@ -69,6 +74,8 @@ impl Application {
             files: infra::files::LocalDisk::new(&settings.files.dir),
             upload_slots: Default::default(),
             tenants,
+            standings,
+            body_budget,
             pool,
             redis,
             settings,
@@ -179,12 +186,17 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
     async move {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let mut resp = match read_request(&state, req).await {
-            Ok(r) => crate::router::handle(&state, &r).await,
-            Err(ApiError::PayloadTooLarge(_)) if crate::routes::files::browser_upload_page(&path).is_some() => {
-                crate::routes::files::too_large_for_browser(&state, &path)
-            }
-            Err(e) => e.into_response(),
+        let (mut parts, body) = req.into_parts();
+        let mut resp = match crate::auth::gate::before_body(&state, &mut parts).await {
+            Err(refused) => refused,
+            Ok(()) => match read_request(&state, parts, body).await {
+                // The body's bytes stay reserved until the answer is ready.
+                Ok((r, _reserved)) => crate::router::handle(&state, &r).await,
+                Err(ApiError::PayloadTooLarge(_)) if crate::routes::files::browser_upload_page(&path).is_some() => {
+                    crate::routes::files::too_large_for_browser(&state, &path)
+                }
+                Err(e) => e.into_response(),
+            },
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             resp.headers_mut().insert("x-request-id", v);
@@ -213,27 +225,50 @@ async fn drain(mut body: Incoming, cap: usize) {
     }
 }
 
+/// All request bodies held at once: four uploads at their limit, at least 32 MiB.
+fn body_budget_bytes(settings: &Settings) -> usize {
+    settings.files.max_upload_bytes.saturating_mul(4).max(32 * 1024 * 1024).min(u32::MAX as usize)
+}
+
+/// Longest wait for room in the body budget before answering 503.
+const BODY_BUDGET_WAIT: Duration = Duration::from_secs(2);
+
 /// Reads the body up to `vertical.max_body_bytes`; larger bodies are a 413 before any work.
-async fn read_request(state: &AppState, req: Request<Incoming>) -> Result<Req, ApiError> {
-    let max = if crate::routes::files::is_upload(req.method(), req.uri().path()) {
+/// The bytes it may take are reserved in the body budget first (the declared length, or the
+/// limit when none is declared), so many slow bodies at once get 503s instead of the memory.
+async fn read_request(state: &AppState, parts: http::request::Parts, body: Incoming) -> Result<(Req, Option<tokio::sync::SemaphorePermit<'_>>), ApiError> {
+    use hyper::body::Body;
+    let max = if crate::routes::files::is_upload(&parts.method, parts.uri.path()) {
         state.settings.files.max_upload_bytes
     } else {
         state.settings.vertical.max_body_bytes
     };
-    let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        if crate::routes::files::browser_upload_page(req.uri().path()).is_some() {
+        if crate::routes::files::browser_upload_page(parts.uri.path()).is_some() {
             // A browser sends the whole form before it reads an answer; answering first and
             // closing would show the user a connection error instead of our message.
-            drain(req.into_body(), max.saturating_mul(8)).await;
+            drain(body, max.saturating_mul(8)).await;
         }
         return Err(ApiError::PayloadTooLarge(max));
     }
-    let (parts, body) = req.into_parts();
+    let reserve = match body.size_hint().exact() {
+        Some(n) => n.min(max as u64) as u32,
+        None => max as u32,
+    };
+    let permit = if reserve == 0 {
+        None
+    } else {
+        match tokio::time::timeout(BODY_BUDGET_WAIT, state.body_budget.acquire_many(reserve)).await {
+            Ok(Ok(permit)) => Some(permit),
+            _ => return Err(ApiError::Unavailable("too many request bodies in flight; try again shortly".into())),
+        }
+    };
     let body: Bytes = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(ApiError::PayloadTooLarge(max)),
         Err(e) => return Err(ApiError::bad_request("invalid_request", format!("could not read the request body: {e}"))),
     };
-    Ok(Req { method: parts.method, path: parts.uri.path().to_owned(), query: parts.uri.query().map(str::to_owned), headers: parts.headers, body })
+    let req = Req { method: parts.method, path: parts.uri.path().to_owned(), query: parts.uri.query().map(str::to_owned), headers: parts.headers, body };
+    Ok((req, permit))
 }

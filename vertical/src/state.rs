@@ -28,6 +28,11 @@ pub struct AppState {
     /// Tenant rows by slug, so a request does not spend a database round trip on its tenant:
     /// see [`crate::edge::resolve_tenant`]. `None` when `vertical.tenant_cache_ttl_ms` is 0.
     pub tenants: Option<moka::sync::Cache<String, crate::domain::tenant::Tenant>>,
+    /// Users' current standing, for revocation on the next request: see
+    /// [`crate::auth::revocation`]. `None` when `vertical.tenant_cache_ttl_ms` is 0.
+    pub standings: Option<crate::auth::revocation::StandingCache>,
+    /// Request-body bytes the vertical holds at once, over all requests (one permit a byte).
+    pub body_budget: tokio::sync::Semaphore,
 }
 
 impl AppState {

@@ -73,6 +73,8 @@ impl Issuer<'_> {
                     let token = challenge.token.clone();
                     self.answers.publish(&token, challenge.key_authorization().as_str()).await?;
                     answers.push(Answer::Token(token));
+                    // Other edges answer from their copy of the database, refreshed each second.
+                    tokio::time::sleep(self.answers.propagation()).await;
                 }
                 ChallengeKind::Dns01 => {
                     let dns = self.dns.ok_or_else(|| AcmeError::Dns("no DNS provider configured".into()))?;

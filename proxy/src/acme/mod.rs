@@ -302,10 +302,22 @@ impl AcmeManager {
     }
 }
 
+/// Ends a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 #[async_trait]
 impl BackgroundService for AcmeManager {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let every = Duration::from_secs(self.settings.check_interval_secs);
+        let answers = self.answers.clone();
+        let copying = tokio::spawn(async move { answers.keep_in_step().await });
+        let _stop_copying = AbortOnDrop(copying);
         loop {
             tokio::select! {
                 r = self.run_once() => if let Err(e) = r { tracing::warn!(error = %e, "certificate pass incomplete; retrying later") },

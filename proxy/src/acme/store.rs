@@ -193,10 +193,11 @@ impl CertRepository {
         Ok(())
     }
 
-    pub async fn challenge(&self, token: &str) -> Result<Option<String>, AcmeError> {
+    /// Every live HTTP-01 answer, token → key authorization.
+    pub async fn challenges(&self) -> Result<Vec<(String, String)>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
-        let row = c.query_opt("SELECT key_authorization FROM acme_challenges WHERE token = $1 AND expires_at > now()", &[&token]).await.map_err(pg)?;
-        Ok(row.map(|r| r.get(0)))
+        let rows = c.query("SELECT token, key_authorization FROM acme_challenges WHERE expires_at > now()", &[]).await.map_err(pg)?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
 

@@ -21,6 +21,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The user's `token_version` when the token was issued: a token of an older version (the
+    /// user was deactivated, or their role or password changed since) is refused.
+    #[serde(default)]
+    pub ver: i32,
 }
 
 /// Signs and checks access tokens with the configured HS256 key.
@@ -42,10 +46,18 @@ impl TokenKeys {
     }
 
     /// A fresh access token for a user of a tenant.
-    pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, tenant_slug: &str, role: Role) -> Result<String, String> {
+    pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, tenant_slug: &str, role: Role, version: i32) -> Result<String, String> {
         let now = Utc::now().timestamp();
-        let claims =
-            Claims { sub: user_id, tid: tenant_id, tslug: tenant_slug.to_owned(), role, iat: now, exp: now + self.access_ttl_secs, jti: Uuid::new_v4() };
+        let claims = Claims {
+            sub: user_id,
+            tid: tenant_id,
+            tslug: tenant_slug.to_owned(),
+            role,
+            iat: now,
+            exp: now + self.access_ttl_secs,
+            jti: Uuid::new_v4(),
+            ver: version,
+        };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }
 
@@ -79,9 +91,9 @@ mod tests {
     fn tokens_round_trip_and_reject_tampering() {
         let keys = TokenKeys::new(KEY, 900);
         let (u, t) = (Uuid::new_v4(), Uuid::new_v4());
-        let tok = keys.issue(u, t, "acme", Role::Seller).unwrap();
+        let tok = keys.issue(u, t, "acme", Role::Seller, 3).unwrap();
         let c = keys.verify(&tok).unwrap();
-        assert_eq!((c.sub, c.tid, c.tslug.as_str(), c.role), (u, t, "acme", Role::Seller));
+        assert_eq!((c.sub, c.tid, c.tslug.as_str(), c.role, c.ver), (u, t, "acme", Role::Seller, 3));
         assert_eq!(c.exp - c.iat, 900);
 
         let other = TokenKeys::new(&KEY.replace('3', "4"), 900);
@@ -100,7 +112,7 @@ mod tests {
         let keys = TokenKeys::new(KEY, 900);
         let now = Utc::now().timestamp();
         let claims =
-            Claims { sub: Uuid::new_v4(), tid: Uuid::new_v4(), tslug: "a".into(), role: Role::Admin, iat: now - 1000, exp: now - 100, jti: Uuid::new_v4() };
+            Claims { sub: Uuid::new_v4(), tid: Uuid::new_v4(), tslug: "a".into(), role: Role::Admin, iat: now - 1000, exp: now - 100, jti: Uuid::new_v4(), ver: 0 };
         let tok = encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&tok).is_none());
     }

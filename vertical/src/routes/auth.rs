@@ -59,42 +59,51 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
         tx.commit().await?;
         row.map(|r| (r.get::<_, Uuid>(0), r.get::<_, String>(1)))
     };
-    let Some((user_id, stored)) = found else {
-        // Same work as a real check, so timing does not reveal unknown e-mails.
-        let _ = password::verify(body.password, state.dummy_password_hash.clone()).await;
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
-    };
-    let password_ok = password::verify(body.password, stored).await;
+    // Every failure does the same work whether the e-mail exists or not (issue 15, finding 8):
+    // one argon2 verification, then one transaction that locks the user's row and records the
+    // failure — for an unknown e-mail, or a locked or inactive user, against the nil id, which
+    // matches no row. Only a success does more.
+    let (user_id, stored) = found.unwrap_or_else(|| (Uuid::nil(), state.dummy_password_hash.clone()));
+    let password_ok = password::verify(body.password, stored).await && !user_id.is_nil();
 
     let mut client = state.pool.get().await?;
     let tx = tenant_transaction(&mut client, tenant.id).await?;
     // Lock the row now and re-read the lock state: concurrent failures count one by one.
     let row = tx
-        .query_opt("SELECT role, active, coalesce(locked_until > now(), false) FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE", &[&user_id, &tenant.id])
-        .await?
-        .ok_or_else(|| ApiError::unauthorized(BAD_CREDENTIALS))?;
-    let role = Role::parse(row.get(0)).ok_or_else(|| ApiError::Internal("stored role".into()))?;
-    let (active, locked): (bool, bool) = (row.get(1), row.get(2));
-    if locked || !active {
-        tracing::info!(user = %user_id, locked, active, "login refused");
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
-    }
-    if !password_ok {
+        .query_opt(
+            "SELECT role, active, coalesce(locked_until > now(), false), token_version FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+            &[&user_id, &tenant.id],
+        )
+        .await?;
+    // (role, active, locked, token version)
+    let standing: Option<(Role, bool, bool, i32)> = match &row {
+        Some(r) => Some((Role::parse(r.get(0)).ok_or_else(|| ApiError::Internal("stored role".into()))?, r.get(1), r.get(2), r.get(3))),
+        None => None,
+    };
+    let usable = standing.is_some_and(|(_, active, locked, _)| active && !locked);
+    if !(password_ok && usable) {
+        // A locked or inactive account's failure is not counted (it would extend the lock).
+        let counted = if usable { user_id } else { Uuid::nil() };
         let auth = &state.settings.auth;
         tx.execute(
             "UPDATE users SET \
                locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3::int) ELSE locked_until END, \
                failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
              WHERE id = $1",
-            &[&user_id, &auth.lockout_threshold, &(auth.lockout_minutes as i32)],
+            &[&counted, &auth.lockout_threshold, &(auth.lockout_minutes as i32)],
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(user = %user_id, "login failed: wrong password");
+        match standing {
+            Some((_, active, locked, _)) if !usable => tracing::info!(user = %user_id, locked, active, "login refused"),
+            Some(_) => tracing::info!(user = %user_id, "login failed: wrong password"),
+            None => tracing::info!("login failed: unknown e-mail"),
+        }
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     }
+    let Some((role, _, _, version)) = standing else { return Err(ApiError::unauthorized(BAD_CREDENTIALS)) };
     tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id]).await?;
-    let tokens = issue_tokens(state, &tx, tenant, user_id, role, Uuid::new_v4()).await?;
+    let tokens = issue_tokens(state, &tx, tenant, user_id, (role, version), Uuid::new_v4()).await?;
     tx.commit().await?;
     tracing::info!(user = %user_id, "login");
     Ok(token_response(state, tokens))
@@ -121,7 +130,7 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
     let row = tx
         .query_opt(
             "SELECT r.id, r.user_id, r.family_id, r.expires_at > now(), r.rotated_at IS NOT NULL OR r.revoked_at IS NOT NULL, \
-                    u.role, u.active \
+                    u.role, u.active, u.token_version \
              FROM refresh_tokens r JOIN users u ON u.id = r.user_id AND u.tenant_id = r.tenant_id \
              WHERE r.token_hash = $1 AND r.tenant_id = $2 FOR UPDATE OF r",
             &[&hash, &tenant.id],
@@ -142,7 +151,7 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
     }
     let role = Role::parse(row.get(5)).ok_or_else(|| ApiError::Internal("stored role".into()))?;
     tx.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", &[&token_id]).await?;
-    let tokens = issue_tokens(state, &tx, tenant, user_id, role, family_id).await?;
+    let tokens = issue_tokens(state, &tx, tenant, user_id, (role, row.get(7)), family_id).await?;
     tx.commit().await?;
     Ok(token_response(state, tokens))
 }
@@ -198,8 +207,9 @@ struct IssuedTokens {
     refresh: String,
 }
 
-async fn issue_tokens(state: &AppState, tx: &Transaction<'_>, tenant: &Tenant, user_id: Uuid, role: Role, family_id: Uuid) -> ApiResult<IssuedTokens> {
-    let access = state.tokens.issue(user_id, tenant.id, tenant.slug.as_str(), role).map_err(ApiError::Internal)?;
+/// `who` is the user's current role and token version.
+async fn issue_tokens(state: &AppState, tx: &Transaction<'_>, tenant: &Tenant, user_id: Uuid, who: (Role, i32), family_id: Uuid) -> ApiResult<IssuedTokens> {
+    let access = state.tokens.issue(user_id, tenant.id, tenant.slug.as_str(), who.0, who.1).map_err(ApiError::Internal)?;
     let (refresh, hash) = new_refresh_token();
     let expires = Utc::now() + Duration::days(state.settings.auth.refresh_token_ttl_days as i64);
     tx.execute(

@@ -44,5 +44,7 @@ pub async fn update(state: &AppState, tenant: &Tenant, who: &Principal, id: Uuid
     let tx = state.tenant_tx(tenant).await?;
     let user = users::update(&tx, who, id, changes).await?;
     tx.commit().await?;
+    // Deactivation and role changes take effect on the user's next request.
+    crate::auth::revocation::user_changed(state, tenant.id, id).await;
     Ok(json(StatusCode::OK, &user))
 }
