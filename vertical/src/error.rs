@@ -158,6 +158,7 @@ impl From<crate::domain::DomainError> for ApiError {
             D::Invalid { code, message, field } => Self::Unprocessable { code, message, field },
             D::NotFound(m) => Self::NotFound(m),
             D::Conflict { code, message } => Self::Conflict { code, message },
+            D::Unauthorized(m) => Self::Unauthorized(m),
             D::Forbidden { code, message } => Self::Forbidden { code, message },
             D::TooManyRequests(m) => Self::TooManyRequests(m),
             D::Postgres(pg) => pg.into(),

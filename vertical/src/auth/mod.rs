@@ -5,6 +5,7 @@ pub mod gate;
 pub mod password;
 pub mod principal;
 pub mod revocation;
+pub mod sessions;
 pub mod tokens;
 
 pub use principal::Principal;

@@ -12,7 +12,6 @@ use crate::auth::tokens::Claims;
 use crate::domain::user::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use infra::db::tenant_transaction;
 
 /// What a token must still agree with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +41,7 @@ async fn standing(state: &AppState, tenant_id: Uuid, user_id: Uuid) -> ApiResult
     if let Some(hit) = state.standings.as_ref().and_then(|c| c.get(&(tenant_id, user_id))) {
         return Ok(hit);
     }
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant_id).await?;
+    let tx = infra::db::TenantTx::begin_read_only(state.pool.get().await?, tenant_id).await?;
     let row = tx.query_opt("SELECT active, role, token_version FROM users WHERE id = $1 AND tenant_id = $2", &[&user_id, &tenant_id]).await?;
     tx.commit().await?;
     let standing = match row {

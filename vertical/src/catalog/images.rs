@@ -1,13 +1,39 @@
-//! Product images and the tenant's logo, as business records: an upload checked and stored by
-//! the caller becomes an event that asks the engines worker for its WebP variants.
+//! Product images and the tenant's logo. An upload is accepted only when its content is a JPEG,
+//! PNG or WebP that decodes within limits ([`infra::images`]); the original is stored privately
+//! and an event asks the engines worker to make the WebP variants — the request never resizes.
+//! Shared by the API and the UI.
 
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::DomainResult;
+use crate::auth::Principal;
+use crate::domain::tenant::Tenant;
+use crate::domain::{DomainError, DomainResult};
 use crate::outbox;
+use crate::state::AppState;
 use infra::db::TenantTx;
 use infra::events::{Event, EventEnvelope, LogoUploaded, ProductImageUploaded};
-use infra::files::FileKey;
+use infra::files::{FileKey, FileStore, Variant};
+
+/// A product image accepted: its variants appear once the engines worker has made them.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ImageAccepted {
+    pub product_id: Uuid,
+    pub status: &'static str,
+    pub event_id: Uuid,
+    pub variants: Vec<String>,
+}
+
+/// A logo accepted: `url` serves it once the engines worker has made it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogoAccepted {
+    pub status: &'static str,
+    pub event_id: Uuid,
+    pub url: &'static str,
+}
 
 /// Records that `product`'s new original is stored at `key` (the caller checked the product
 /// with [`crate::catalog::products::get`] before storing the file).
@@ -18,4 +44,63 @@ pub async fn product_image_stored(tx: &TenantTx, product: Uuid, key: &FileKey) -
 /// Records that the tenant's new logo original is stored at `key`.
 pub async fn logo_stored(tx: &TenantTx, key: &FileKey) -> DomainResult<EventEnvelope> {
     Ok(outbox::record(tx, Event::LogoUploaded(LogoUploaded { original_key: key.as_str().to_owned() })).await?)
+}
+
+/// Counts an upload against the user's per-minute allowance (429 when spent).
+pub fn take_upload_slot(state: &AppState, user: Uuid) -> DomainResult<()> {
+    let limit = state.settings.files.uploads_per_minute;
+    let mut slots = state.upload_slots.lock().unwrap_or_else(|p| p.into_inner());
+    let now = Instant::now();
+    slots.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+    let (_, used) = slots.entry(user).or_insert((now, 0));
+    if *used >= limit {
+        return Err(DomainError::TooManyRequests(format!("at most {limit} uploads per minute; try again shortly")));
+    }
+    *used += 1;
+    Ok(())
+}
+
+/// Checks an upload's content off the async workers (decoding is CPU work).
+async fn check_image(bytes: Bytes) -> DomainResult<()> {
+    let result = tokio::task::spawn_blocking(move || infra::images::check(&bytes)).await.map_err(|e| DomainError::Internal(format!("image check: {e}")))?;
+    result.map(|_| ()).map_err(|e| DomainError::Invalid { code: "invalid_image", message: e.to_string(), field: Some("file".into()) })
+}
+
+/// Stores a product's new image and records the event that makes its variants. Shared by the
+/// API and the UI.
+pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, bytes: Bytes) -> DomainResult<ImageAccepted> {
+    crate::domain::require_admin(who)?;
+    take_upload_slot(state, who.user_id)?;
+    // Decode before taking a pooled connection: a large image takes a moment to check.
+    check_image(bytes.clone()).await?;
+    let tx = state.tenant_tx(tenant).await?;
+    crate::catalog::products::get(&tx, product).await?;
+    let key = FileKey::product_original(tenant.id, product);
+    state.files.put(&key, &bytes).await.map_err(|e| DomainError::Internal(format!("store upload: {e}")))?;
+    let event = product_image_stored(&tx, product, &key).await?;
+    tx.commit().await?;
+    Ok(ImageAccepted {
+        product_id: product,
+        status: "processing",
+        event_id: event.event_id,
+        variants: Variant::ALL.iter().map(|v| format!("/files/products/{product}/{}.webp", v.name())).collect(),
+    })
+}
+
+/// Stores the tenant's new logo and records the event that makes its WebP.
+pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, bytes: Bytes) -> DomainResult<LogoAccepted> {
+    crate::domain::require_admin(who)?;
+    take_upload_slot(state, who.user_id)?;
+    check_image(bytes.clone()).await?;
+    let key = FileKey::logo_original(tenant.id);
+    state.files.put(&key, &bytes).await.map_err(|e| DomainError::Internal(format!("store upload: {e}")))?;
+    let tx = state.tenant_tx(tenant).await?;
+    let event = logo_stored(&tx, &key).await?;
+    tx.commit().await?;
+    Ok(LogoAccepted { status: "processing", event_id: event.event_id, url: "/files/branding/logo.webp" })
+}
+
+/// `/files/...?v=<version>` for a stored file, when it exists.
+pub fn url(state: &AppState, key: &FileKey, path: &str) -> Option<String> {
+    state.files.version(key).map(|v| format!("{path}?v={v}"))
 }

@@ -16,6 +16,9 @@ pub enum DomainError {
     /// The record's current state does not allow it (409).
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// Credentials or a session token are missing, wrong or spent (401).
+    #[error("{0}")]
+    Unauthorized(String),
     /// The principal's role does not allow it (403).
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },

@@ -1,29 +1,15 @@
-//! `/auth/*`: login, refresh-token rotation with reuse detection, logout, and `me`.
+//! `/auth/*`: login, refresh-token rotation, logout and `me` (see [`crate::auth::sessions`]).
 
-use chrono::{Duration, Utc};
 use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
-use crate::auth::principal::{ACCESS_COOKIE, REFRESH_COOKIE};
-use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
-use crate::auth::{password, Principal};
+use crate::auth::principal::REFRESH_COOKIE;
+use crate::auth::sessions::{self, IssuedTokens, LoginRequest, Me};
+use crate::auth::Principal;
 use crate::domain::tenant::Tenant;
-use crate::domain::user::Role;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{json, no_content, HttpResponse, Req};
 use crate::state::AppState;
-use infra::db::{tenant_transaction, Transaction};
-
-/// One message for every login failure, so responses do not tell which e-mails exist.
-const BAD_CREDENTIALS: &str = "invalid e-mail or password (after 5 failures the account is locked for 15 minutes)";
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
-}
 
 /// The refresh token may come in the body (API clients) or the `bc_refresh` cookie (browsers).
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -43,116 +29,21 @@ pub struct TokenResponse {
 
 /// `POST /auth/login`.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginRequest, security(()),
-    responses((status = 200, body = TokenResponse), (status = 401, body = crate::docs::ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: LoginRequest = req.json()?;
-    let email = body.email.trim().to_lowercase();
-    if email.chars().any(char::is_control) || email.len() > 254 {
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
-    }
-    // Read the hash and let the connection go before hashing: a flood of logins must not hold
-    // the pool (shared by every tenant) for the ~50 ms each verification takes.
-    let found = {
-        let mut client = state.pool.get().await?;
-        let tx = tenant_transaction(&mut client, tenant.id).await?;
-        let row = tx.query_opt("SELECT id, password_hash FROM users WHERE tenant_id = $1 AND email = $2", &[&tenant.id, &email]).await?;
-        tx.commit().await?;
-        row.map(|r| (r.get::<_, Uuid>(0), r.get::<_, String>(1)))
-    };
-    // Every failure does the same work whether the e-mail exists or not (issue 15, finding 8):
-    // one argon2 verification, then one transaction that locks the user's row and records the
-    // failure — for an unknown e-mail, or a locked or inactive user, against the nil id, which
-    // matches no row. Only a success does more.
-    let (user_id, stored) = found.unwrap_or_else(|| (Uuid::nil(), state.dummy_password_hash.clone()));
-    let password_ok = password::verify(body.password, stored).await && !user_id.is_nil();
-
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    // Lock the row now and re-read the lock state: concurrent failures count one by one.
-    let row = tx
-        .query_opt(
-            "SELECT role, active, coalesce(locked_until > now(), false), token_version FROM users WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
-            &[&user_id, &tenant.id],
-        )
-        .await?;
-    // (role, active, locked, token version)
-    let standing: Option<(Role, bool, bool, i32)> = match &row {
-        Some(r) => Some((Role::parse(r.get(0)).ok_or_else(|| ApiError::Internal("stored role".into()))?, r.get(1), r.get(2), r.get(3))),
-        None => None,
-    };
-    let usable = standing.is_some_and(|(_, active, locked, _)| active && !locked);
-    if !(password_ok && usable) {
-        // A locked or inactive account's failure is not counted (it would extend the lock).
-        let counted = if usable { user_id } else { Uuid::nil() };
-        let auth = &state.settings.auth;
-        tx.execute(
-            "UPDATE users SET \
-               locked_until = CASE WHEN failed_logins + 1 >= $2 THEN now() + make_interval(mins => $3::int) ELSE locked_until END, \
-               failed_logins = CASE WHEN failed_logins + 1 >= $2 THEN 0 ELSE failed_logins + 1 END \
-             WHERE id = $1",
-            &[&counted, &auth.lockout_threshold, &(auth.lockout_minutes as i32)],
-        )
-        .await?;
-        tx.commit().await?;
-        match standing {
-            Some((_, active, locked, _)) if !usable => tracing::info!(user = %user_id, locked, active, "login refused"),
-            Some(_) => tracing::info!(user = %user_id, "login failed: wrong password"),
-            None => tracing::info!("login failed: unknown e-mail"),
-        }
-        return Err(ApiError::unauthorized(BAD_CREDENTIALS));
-    }
-    let Some((role, _, _, version)) = standing else { return Err(ApiError::unauthorized(BAD_CREDENTIALS)) };
-    tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id]).await?;
-    let tokens = issue_tokens(state, &tx, tenant, user_id, (role, version), Uuid::new_v4()).await?;
-    tx.commit().await?;
-    tracing::info!(user = %user_id, "login");
+    let tokens = sessions::sign_in(state, tenant, body).await?;
     Ok(token_response(state, tokens))
 }
 
 /// `POST /auth/refresh`: exchanges a refresh token for a new pair. The old token is spent; if a
 /// spent token is ever presented again, someone copied it, so its whole family is revoked.
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshRequest, security(()),
-    responses((status = 200, body = TokenResponse), (status = 401, body = crate::docs::ErrorBody)))]
+    responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
     let token = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned)).ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
-    let hash = hash_refresh_token(&token);
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    // Every rotation and revocation of one family runs under the family's lock, so a reuse
-    // detected while another request rotates still revokes the token that rotation creates.
-    let family: Uuid = tx
-        .query_opt("SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND tenant_id = $2", &[&hash, &tenant.id])
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?
-        .get(0);
-    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))", &[&family.to_string()]).await?;
-    let row = tx
-        .query_opt(
-            "SELECT r.id, r.user_id, r.family_id, r.expires_at > now(), r.rotated_at IS NOT NULL OR r.revoked_at IS NOT NULL, \
-                    u.role, u.active, u.token_version \
-             FROM refresh_tokens r JOIN users u ON u.id = r.user_id AND u.tenant_id = r.tenant_id \
-             WHERE r.token_hash = $1 AND r.tenant_id = $2 FOR UPDATE OF r",
-            &[&hash, &tenant.id],
-        )
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("invalid refresh token"))?;
-    let (token_id, user_id, family_id): (Uuid, Uuid, Uuid) = (row.get(0), row.get(1), row.get(2));
-    let (live, spent, active): (bool, bool, bool) = (row.get(3), row.get(4), row.get(6));
-    if spent {
-        tx.execute("UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE family_id = $1 AND tenant_id = $2", &[&family_id, &tenant.id])
-            .await?;
-        tx.commit().await?;
-        tracing::warn!(user = %user_id, family = %family_id, "refresh token reused: family revoked");
-        return Err(ApiError::unauthorized("refresh token already used; all sessions of this login were revoked"));
-    }
-    if !live || !active {
-        return Err(ApiError::unauthorized("refresh token expired"));
-    }
-    let role = Role::parse(row.get(5)).ok_or_else(|| ApiError::Internal("stored role".into()))?;
-    tx.execute("UPDATE refresh_tokens SET rotated_at = now() WHERE id = $1", &[&token_id]).await?;
-    let tokens = issue_tokens(state, &tx, tenant, user_id, (role, row.get(7)), family_id).await?;
-    tx.commit().await?;
+    let tokens = sessions::rotate(state, tenant, &token).await?;
     Ok(token_response(state, tokens))
 }
 
@@ -160,70 +51,28 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, security(()), responses((status = 204)))]
 pub async fn logout(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
-    let token = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned));
-    if let Some(token) = token {
-        let mut client = state.pool.get().await?;
-        let tx = tenant_transaction(&mut client, tenant.id).await?;
-        tx.execute(
-            "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now()) \
-             WHERE tenant_id = $2 AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1 AND tenant_id = $2)",
-            &[&hash_refresh_token(&token), &tenant.id],
-        )
-        .await?;
-        tx.commit().await?;
+    if let Some(token) = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned)) {
+        sessions::sign_out(state, tenant, &token).await?;
     }
     let mut resp = no_content();
-    let secure = state.settings.vertical.secure_cookies;
-    append_cookie(&mut resp, &cookie(ACCESS_COOKIE, "", "/", 0, "Lax", secure));
-    append_cookie(&mut resp, &cookie(REFRESH_COOKIE, "", "/auth", 0, "Strict", secure));
+    for c in sessions::cleared_cookies(state) {
+        append_cookie(&mut resp, &c);
+    }
     Ok(resp)
 }
 
 /// `GET /auth/me`.
-#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Object), (status = 401, body = crate::docs::ErrorBody)))]
+#[utoipa::path(get, path = "/auth/me", tag = "auth", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub async fn me(state: &AppState, tenant: &Tenant, principal: &Principal) -> ApiResult<HttpResponse> {
-    let mut client = state.pool.get().await?;
-    let tx = tenant_transaction(&mut client, tenant.id).await?;
-    let row = tx
-        .query_opt("SELECT id, email, name, role, active FROM users WHERE id = $1 AND tenant_id = $2", &[&principal.user_id, &tenant.id])
-        .await?
-        .filter(|r| r.get::<_, bool>(4))
-        .ok_or_else(|| ApiError::unauthorized("user no longer active"))?;
+    let tx = state.tenant_tx(tenant).await?;
+    let me = sessions::me(&tx, tenant, principal).await?;
     tx.commit().await?;
-    Ok(json(
-        StatusCode::OK,
-        &serde_json::json!({
-            "id": row.get::<_, Uuid>(0),
-            "email": row.get::<_, String>(1),
-            "name": row.get::<_, String>(2),
-            "role": row.get::<_, String>(3),
-            "tenant": { "id": tenant.id, "slug": tenant.slug, "name": tenant.name },
-        }),
-    ))
-}
-
-struct IssuedTokens {
-    access: String,
-    refresh: String,
-}
-
-/// `who` is the user's current role and token version.
-async fn issue_tokens(state: &AppState, tx: &Transaction<'_>, tenant: &Tenant, user_id: Uuid, who: (Role, i32), family_id: Uuid) -> ApiResult<IssuedTokens> {
-    let access = state.tokens.issue(user_id, tenant.id, tenant.slug.as_str(), who.0, who.1).map_err(ApiError::Internal)?;
-    let (refresh, hash) = new_refresh_token();
-    let expires = Utc::now() + Duration::days(state.settings.auth.refresh_token_ttl_days as i64);
-    tx.execute(
-        "INSERT INTO refresh_tokens (tenant_id, user_id, family_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&tenant.id, &user_id, &family_id, &hash, &expires],
-    )
-    .await?;
-    Ok(IssuedTokens { access, refresh })
+    Ok(json(StatusCode::OK, &me))
 }
 
 fn token_response(state: &AppState, tokens: IssuedTokens) -> HttpResponse {
     let access_ttl = state.tokens.access_ttl_secs;
     let refresh_ttl = state.settings.auth.refresh_token_ttl_days as i64 * 86_400;
-    let secure = state.settings.vertical.secure_cookies;
     let mut resp = json(
         StatusCode::OK,
         &TokenResponse {
@@ -234,15 +83,11 @@ fn token_response(state: &AppState, tokens: IssuedTokens) -> HttpResponse {
             refresh_expires_in: refresh_ttl,
         },
     );
-    append_cookie(&mut resp, &cookie(ACCESS_COOKIE, &tokens.access, "/", access_ttl, "Lax", secure));
-    append_cookie(&mut resp, &cookie(REFRESH_COOKIE, &tokens.refresh, "/auth", refresh_ttl, "Strict", secure));
+    for c in sessions::session_cookies(state, &tokens) {
+        append_cookie(&mut resp, &c);
+    }
     resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
-}
-
-fn cookie(name: &str, value: &str, path: &str, max_age: i64, same_site: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
 }
 
 fn append_cookie(resp: &mut HttpResponse, value: &str) {

@@ -7,15 +7,13 @@
 //! files. Product images need a signed-in user of the tenant; the logo is public (the login
 //! page shows it). URLs carry `?v=<version>`, so files are cached for a year.
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::catalog::images;
 use crate::domain::tenant::Tenant;
 use crate::error::{ApiError, ApiResult};
 use crate::http::{json, HttpResponse, Req};
@@ -52,77 +50,23 @@ pub fn too_large_for_browser(state: &AppState, path: &str) -> HttpResponse {
     resp
 }
 
-/// Counts an upload against the user's per-minute allowance (429 when spent).
-pub fn take_upload_slot(state: &AppState, user: Uuid) -> ApiResult<()> {
-    let limit = state.settings.files.uploads_per_minute;
-    let mut slots = state.upload_slots.lock().unwrap_or_else(|p| p.into_inner());
-    let now = Instant::now();
-    slots.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
-    let (_, used) = slots.entry(user).or_insert((now, 0));
-    if *used >= limit {
-        return Err(ApiError::TooManyRequests(format!("at most {limit} uploads per minute; try again shortly")));
-    }
-    *used += 1;
-    Ok(())
-}
-
-/// Checks an upload's content off the async workers (decoding is CPU work).
-async fn check_image(bytes: Bytes) -> ApiResult<()> {
-    let result = tokio::task::spawn_blocking(move || infra::images::check(&bytes)).await.map_err(|e| ApiError::Internal(format!("image check: {e}")))?;
-    result.map(|_| ()).map_err(|e| ApiError::Unprocessable { code: "invalid_image", message: e.to_string(), field: Some("file".into()) })
-}
-
-/// Stores a product's new image and records the event that makes its variants. Shared by the
-/// API and the UI.
-pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, bytes: Bytes) -> ApiResult<serde_json::Value> {
-    crate::domain::require_admin(who)?;
-    take_upload_slot(state, who.user_id)?;
-    // Decode before taking a pooled connection: a large image takes a moment to check.
-    check_image(bytes.clone()).await?;
-    let tx = state.tenant_tx(tenant).await?;
-    crate::catalog::products::get(&tx, product).await?;
-    let key = FileKey::product_original(tenant.id, product);
-    state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
-    let event = crate::catalog::images::product_image_stored(&tx, product, &key).await?;
-    tx.commit().await?;
-    Ok(json!({
-        "product_id": product,
-        "status": "processing",
-        "event_id": event.event_id,
-        "variants": Variant::ALL.iter().map(|v| format!("/files/products/{product}/{}.webp", v.name())).collect::<Vec<_>>(),
-    }))
-}
-
-/// Stores the tenant's new logo and records the event that makes its WebP.
-pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, bytes: Bytes) -> ApiResult<serde_json::Value> {
-    crate::domain::require_admin(who)?;
-    take_upload_slot(state, who.user_id)?;
-    check_image(bytes.clone()).await?;
-    let key = FileKey::logo_original(tenant.id);
-    state.files.put(&key, &bytes).await.map_err(|e| ApiError::Internal(format!("store upload: {e}")))?;
-    let tx = state.tenant_tx(tenant).await?;
-    let event = crate::catalog::images::logo_stored(&tx, &key).await?;
-    tx.commit().await?;
-    Ok(json!({ "status": "processing", "event_id": event.event_id, "url": "/files/branding/logo.webp" }))
-}
-
 /// `POST /api/v1/products/{id}/images`: the image file as the request body (any media type:
 /// the content decides). 202: the variants appear once the engines worker has made them.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products", params(("id" = Uuid, Path)),
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = Object), (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+    responses((status = 202, body = images::ImageAccepted), (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, req: &Req) -> ApiResult<HttpResponse> {
-    let accepted = store_product_image(state, tenant, who, product, req.body.clone()).await?;
+    let accepted = images::store_product_image(state, tenant, who, product, req.body.clone()).await?;
     Ok(json(StatusCode::ACCEPTED, &accepted))
 }
 
 /// `PUT /api/v1/branding/logo`: the logo file as the request body.
 #[utoipa::path(put, path = "/api/v1/branding/logo", tag = "branding",
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = Object), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    responses((status = 202, body = images::LogoAccepted), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_logo(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
-    let accepted = store_logo(state, tenant, who, req.body.clone()).await?;
+    let accepted = images::store_logo(state, tenant, who, req.body.clone()).await?;
     Ok(json(StatusCode::ACCEPTED, &accepted))
 }
 
@@ -155,9 +99,4 @@ fn signed_in(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Principa
         Some(_) => Principal::authenticate(state, tenant, req),
         None => crate::ui::session::principal(state, tenant, req).ok_or_else(|| ApiError::unauthorized("authentication required")),
     }
-}
-
-/// `/files/...?v=<version>` for a stored file, when it exists.
-pub fn url(state: &AppState, key: &FileKey, path: &str) -> Option<String> {
-    state.files.version(key).map(|v| format!("{path}?v={v}"))
 }

@@ -1,14 +1,14 @@
-//! Sign-in, session renewal and sign-out pages, on top of the API's `/auth/*` handlers (the same
-//! cookies, lockout and refresh-token rotation).
+//! Sign-in, session renewal and sign-out pages, on the same sessions service as the API's
+//! `/auth/*` (the same cookies, lockout and refresh-token rotation).
 
-use http::{header, Method, StatusCode};
+use http::StatusCode;
 use maud::html;
-use serde_json::json;
 
 use crate::auth::principal::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::auth::sessions;
 use crate::domain::tenant::Tenant;
+use crate::error::ApiError;
 use crate::http::{HttpResponse, Req};
-use crate::routes;
 use crate::state::AppState;
 use crate::ui::layout::{brand, document, redirect, safe_next};
 use crate::ui::session::{self, CSRF_FIELD, NONCE_COOKIE};
@@ -69,14 +69,10 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
         return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
     }
     let get = |k: &str| posted.get(k).cloned().unwrap_or_default();
-    let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
-    let body = bytes::Bytes::from(json!({ "email": get("email"), "password": get("password") }).to_string());
-    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers, body };
-    match routes::auth::login(state, tenant, &call).await {
-        Ok(api_resp) => {
+    match sessions::sign_in(state, tenant, sessions::LoginRequest { email: get("email"), password: get("password") }).await.map_err(ApiError::from) {
+        Ok(tokens) => {
             let mut resp = redirect(&safe_next(posted.get("next")));
-            copy_cookies(&api_resp, &mut resp);
+            set_cookies(&mut resp, &sessions::session_cookies(state, &tokens));
             // A new nonce at sign-in: a token obtained before it (fixation) stops working.
             session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &session::new_nonce(), 30 * 86_400));
             resp
@@ -99,11 +95,11 @@ pub async fn renew(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
     if req.cookie(REFRESH_COOKIE).filter(|c| !c.is_empty()).is_none() {
         return redirect(&format!("/login?next={encoded}"));
     }
-    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers: req.headers.clone(), body: bytes::Bytes::new() };
-    match routes::auth::refresh(state, tenant, &call).await {
-        Ok(api_resp) => {
+    let refresh = req.cookie(REFRESH_COOKIE).unwrap_or_default().to_owned();
+    match sessions::rotate(state, tenant, &refresh).await {
+        Ok(tokens) => {
             let mut resp = redirect(&next);
-            copy_cookies(&api_resp, &mut resp);
+            set_cookies(&mut resp, &sessions::session_cookies(state, &tokens));
             resp
         }
         Err(_) => {
@@ -121,19 +117,19 @@ pub async fn signout(state: &AppState, tenant: &Tenant, req: &Req) -> HttpRespon
         let t = text::for_request(req);
         return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
     }
-    let call = Req { method: Method::POST, path: req.path.clone(), query: None, headers: req.headers.clone(), body: bytes::Bytes::new() };
     let mut resp = redirect("/login?out=1");
-    match routes::auth::logout(state, tenant, &call).await {
-        Ok(api_resp) => copy_cookies(&api_resp, &mut resp),
-        Err(e) => tracing::warn!(error = %e, "sign-out could not revoke the refresh token"),
+    if let Some(refresh) = req.cookie(REFRESH_COOKIE).filter(|c| !c.is_empty()) {
+        if let Err(e) = sessions::sign_out(state, tenant, refresh).await {
+            tracing::warn!(error = %e, "sign-out could not revoke the refresh token");
+        }
     }
     clear_session(state, &mut resp);
     resp
 }
 
-fn copy_cookies(from: &HttpResponse, to: &mut HttpResponse) {
-    for v in from.headers().get_all(header::SET_COOKIE) {
-        to.headers_mut().append(header::SET_COOKIE, v.clone());
+fn set_cookies(resp: &mut HttpResponse, cookies: &[String]) {
+    for c in cookies {
+        session::set_cookie(resp, c);
     }
 }
 

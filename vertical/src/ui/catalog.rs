@@ -104,7 +104,7 @@ pub async fn product_form(ctx: &Ctx<'_>, id: Option<Uuid>) -> ApiResult<HttpResp
             let current = products::get(&tx, id).await?;
             tx.commit().await?;
             let mut p = FormPage::new(t.s("products.edit"), PRODUCT_FIELDS, format!("/products/{id}/edit"), t.s("common.save"), t.s("products.saved"));
-            let image = crate::routes::files::url(state, &FileKey::product_variant(tenant.id, id, Variant::Card), &format!("/files/products/{id}/card.webp"));
+            let image = crate::catalog::images::url(state, &FileKey::product_variant(tenant.id, id, Variant::Card), &format!("/files/products/{id}/card.webp"));
             p.before = html! {
                 @if current.active {
                     form method="post" action={ "/products/" (id) "/deactivate" } class="actions" {
@@ -340,9 +340,9 @@ pub async fn product_image(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
         Err(refused) => return Ok(refused),
     };
     let Some(file) = file else { return Ok(ctx.refused(&back, ctx.t.s("files.missing"))) };
-    match crate::routes::files::store_product_image(ctx.state, ctx.tenant, &ctx.who, id, file).await {
+    match crate::catalog::images::store_product_image(ctx.state, ctx.tenant, &ctx.who, id, file).await {
         Ok(_) => Ok(ctx.done(&back, ctx.t.s("files.uploaded"))),
-        Err(e) => Ok(ctx.refused(&back, &form::describe(e, ctx.t).1)),
+        Err(e) => Ok(ctx.refused(&back, &form::describe(e.into(), ctx.t).1)),
     }
 }
 
@@ -350,7 +350,7 @@ pub async fn product_image(ctx: &Ctx<'_>, id: Uuid) -> ApiResult<HttpResponse> {
 pub async fn branding(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
     require_admin(&ctx.who)?;
     let t = ctx.t;
-    let logo = crate::routes::files::url(ctx.state, &FileKey::logo(ctx.tenant.id), "/files/branding/logo.webp");
+    let logo = crate::catalog::images::url(ctx.state, &FileKey::logo(ctx.tenant.id), "/files/branding/logo.webp");
     Ok(ctx.page(t.s("branding.title"), upload_form(ctx, "/branding", logo.as_deref(), t.s("branding.logo"))))
 }
 
@@ -361,8 +361,8 @@ pub async fn branding_upload(ctx: &Ctx<'_>) -> ApiResult<HttpResponse> {
         Err(refused) => return Ok(refused),
     };
     let Some(file) = file else { return Ok(ctx.refused("/branding", ctx.t.s("files.missing"))) };
-    match crate::routes::files::store_logo(ctx.state, ctx.tenant, &ctx.who, file).await {
+    match crate::catalog::images::store_logo(ctx.state, ctx.tenant, &ctx.who, file).await {
         Ok(_) => Ok(ctx.done("/branding", ctx.t.s("branding.uploaded"))),
-        Err(e) => Ok(ctx.refused("/branding", &form::describe(e, ctx.t).1)),
+        Err(e) => Ok(ctx.refused("/branding", &form::describe(e.into(), ctx.t).1)),
     }
 }

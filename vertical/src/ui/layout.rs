@@ -259,7 +259,7 @@ impl<'f> FormPage<'f> {
 
 /// Tenant name and logo (an uploaded logo, else the branding's `logo_url`).
 pub fn brand(state: &AppState, tenant: &Tenant) -> Markup {
-    let uploaded = crate::routes::files::url(state, &infra::files::FileKey::logo(tenant.id), "/files/branding/logo.webp");
+    let uploaded = crate::catalog::images::url(state, &infra::files::FileKey::logo(tenant.id), "/files/branding/logo.webp");
     let logo = uploaded.or_else(|| tenant.branding.logo_url.clone().filter(|u| u.starts_with('/') || u.starts_with("https://")));
     html! {
         a class="brand" href="/" {
