@@ -28,4 +28,6 @@ pub struct AppState {
     /// Tenant rows by slug, so a request does not spend a database round trip on its tenant:
     /// see [`crate::edge::resolve_tenant`]. `None` when `vertical.tenant_cache_ttl_ms` is 0.
     pub tenants: Option<moka::sync::Cache<String, crate::domain::tenant::Tenant>>,
+    /// Request, login and pool figures for `/metrics` (see [`crate::metrics`]).
+    pub metrics: crate::metrics::Metrics,
 }

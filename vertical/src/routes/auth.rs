@@ -62,6 +62,7 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
     let Some((user_id, stored)) = found else {
         // Same work as a real check, so timing does not reveal unknown e-mails.
         let _ = password::verify(body.password, state.dummy_password_hash.clone()).await;
+        state.metrics.login(crate::metrics::LoginOutcome::Failure);
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     };
     let password_ok = password::verify(body.password, stored).await;
@@ -77,6 +78,7 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
     let (active, locked): (bool, bool) = (row.get(1), row.get(2));
     if locked || !active {
         tracing::info!(user = %user_id, locked, active, "login refused");
+        state.metrics.login(crate::metrics::LoginOutcome::Locked);
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     }
     if !password_ok {
@@ -91,12 +93,14 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
         .await?;
         tx.commit().await?;
         tracing::info!(user = %user_id, "login failed: wrong password");
+        state.metrics.login(crate::metrics::LoginOutcome::Failure);
         return Err(ApiError::unauthorized(BAD_CREDENTIALS));
     }
     tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id]).await?;
     let tokens = issue_tokens(state, &tx, tenant, user_id, role, Uuid::new_v4()).await?;
     tx.commit().await?;
     tracing::info!(user = %user_id, "login");
+    state.metrics.login(crate::metrics::LoginOutcome::Success);
     Ok(token_response(state, tokens))
 }
 
