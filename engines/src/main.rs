@@ -89,29 +89,32 @@ async fn redis_until_up(settings: &Settings, stop: &watch::Receiver<bool>) -> an
 fn status_probe(
     settings: Arc<Settings>,
     redis: redis::aio::ConnectionManager,
+    pool: deadpool_postgres::Pool,
+    metrics: Arc<Metrics>,
     role: &'static str,
     extra: Arc<dyn Fn() -> serde_json::Value + Send + Sync>,
 ) -> Probe {
     Arc::new(move || {
         let settings = settings.clone();
         let mut redis = redis.clone();
+        let pool = pool.clone();
+        let metrics = metrics.clone();
         let extra = extra.clone();
         Box::pin(async move {
+            // The outbox is optional in the document: PostgreSQL away does not hide the stream.
+            let outbox = match pool.get().await {
+                Ok(client) => engines::relay::outbox_backlog(&client).await.ok(),
+                Err(_) => None,
+            };
+            if let Some(b) = &outbox {
+                metrics.observe_outbox(b);
+            }
             match infra::bus::status(&mut redis, &settings.engines).await {
                 Ok(s) => {
-                    let lines = format!(
-                        "# TYPE basecommerce_stream_length gauge\nbasecommerce_stream_length {}\n\
-                         # TYPE basecommerce_stream_pending gauge\nbasecommerce_stream_pending {}\n\
-                         # TYPE basecommerce_stream_lag gauge\nbasecommerce_stream_lag {}\n\
-                         # TYPE basecommerce_dlq_length gauge\nbasecommerce_dlq_length {}\n",
-                        s.length,
-                        s.pending,
-                        s.lag.unwrap_or(0),
-                        s.dlq_length
-                    );
-                    (true, serde_json::json!({ "status": "ok", "role": role, "stream": s, "instance": extra() }), lines)
+                    metrics.observe_bus(&s);
+                    (true, serde_json::json!({ "status": "ok", "role": role, "stream": s, "outbox": outbox, "instance": extra() }))
                 }
-                Err(e) => (false, serde_json::json!({ "status": "degraded", "role": role, "error": e.to_string() }), String::new()),
+                Err(e) => (false, serde_json::json!({ "status": "degraded", "role": role, "error": e.to_string(), "outbox": outbox })),
             }
         })
     })
@@ -122,7 +125,10 @@ async fn relay(settings: Arc<Settings>, stop: watch::Receiver<bool>) -> anyhow::
     let Some(redis) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
     let metrics = Metrics::new();
     let m = metrics.clone();
-    let probe = status_probe(settings.clone(), redis.clone(), "relay", Arc::new(move || serde_json::json!({ "leader": m.is_leader.get() == 1 })));
+    // One connection, only for the probe's outbox figures (the relay's own session holds the lock).
+    let pool = infra::db::pool(settings.require_engines_database_url()?, &settings.database, 1)?;
+    let leader = Arc::new(move || serde_json::json!({ "leader": m.is_leader.get() == 1 }));
+    let probe = status_probe(settings.clone(), redis.clone(), pool, metrics.clone(), "relay", leader);
     metrics::serve(settings.engines.relay_health_listen, metrics.clone(), probe, stop.clone()).await;
     OutboxRelay::new(settings, redis, metrics).run(stop).await;
     Ok(())
@@ -133,9 +139,9 @@ async fn worker(settings: Arc<Settings>, stop: watch::Receiver<bool>) -> anyhow:
     let Some(redis) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
     let Some(reader) = redis_until_up(&settings, &stop).await? else { return Ok(()) };
     let metrics = Metrics::new();
-    let worker = EventWorker::new(settings.clone(), pool, redis.clone(), reader, metrics.clone());
+    let worker = EventWorker::new(settings.clone(), pool.clone(), redis.clone(), reader, metrics.clone());
     let consumer = worker.consumer().to_owned();
-    let probe = status_probe(settings.clone(), redis, "worker", Arc::new(move || serde_json::json!({ "consumer": consumer })));
+    let probe = status_probe(settings.clone(), redis, pool, metrics.clone(), "worker", Arc::new(move || serde_json::json!({ "consumer": consumer })));
     metrics::serve(settings.engines.worker_health_listen, metrics, probe, stop.clone()).await;
     let timeout = Duration::from_secs(settings.engines.shutdown_timeout_secs);
     let mut stop_wait = stop.clone();

@@ -174,3 +174,25 @@ impl OutboxRelay {
         }
     }
 }
+
+/// What waits in the outbox: the relay's backlog, read by the health probes of the relay *and*
+/// the worker (so it stays visible while no relay runs).
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct OutboxBacklog {
+    pub unpublished: i64,
+    /// Age of the oldest unpublished row; 0 when there is none.
+    pub oldest_seconds: f64,
+}
+
+/// Reads the [`OutboxBacklog`] (both through the partial index of unpublished rows).
+pub async fn outbox_backlog(client: &tokio_postgres::Client) -> Result<OutboxBacklog, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT count(*), COALESCE((SELECT EXTRACT(EPOCH FROM now() - occurred_at)::float8 FROM event_outbox \
+                                        WHERE published_at IS NULL ORDER BY id LIMIT 1), 0) \
+             FROM event_outbox WHERE published_at IS NULL",
+            &[],
+        )
+        .await?;
+    Ok(OutboxBacklog { unpublished: row.get(0), oldest_seconds: row.get::<_, f64>(1).max(0.0) })
+}

@@ -37,14 +37,17 @@ pub struct EventWorker {
 impl EventWorker {
     pub fn new(settings: Arc<Settings>, pool: deadpool_postgres::Pool, redis: ConnectionManager, reader: ConnectionManager, metrics: Arc<Metrics>) -> Self {
         let files = infra::files::LocalDisk::new(&settings.files.dir);
-        Self { settings, pool, redis, reader, metrics, files, consumer: crate::instance_name(), last_errors: HashMap::new() }
+        crate::metrics::init_engines(engines::ALL.iter().map(|e| e.name()));
+        let consumer = settings.engines.consumer_name.clone().unwrap_or_else(crate::instance_name);
+        Self { settings, pool, redis, reader, metrics, files, consumer, last_errors: HashMap::new() }
     }
 
     pub fn consumer(&self) -> &str {
         &self.consumer
     }
 
-    /// Overrides the consumer name (`<host>-<pid>` by default; in-process tests run several).
+    /// Overrides the consumer name (`engines.consumer_name`, else `<host>-<pid>`; in-process
+    /// tests run several).
     pub fn rename(&mut self, consumer: &str) {
         self.consumer = consumer.to_owned();
     }
@@ -66,6 +69,9 @@ impl EventWorker {
                         ready = true;
                         crate::systemd::ready();
                         tracing::info!(consumer = %self.consumer, stream = %self.settings.engines.stream, "worker ready");
+                        if let Err(e) = self.resume_own_pending().await {
+                            tracing::warn!(error = %e, "reading this consumer's pending entries failed; they are reclaimed after claim_idle_ms");
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot create the consumer group yet");
@@ -78,6 +84,9 @@ impl EventWorker {
             if last_claim.elapsed() >= claim_every {
                 if let Err(e) = self.reclaim().await {
                     tracing::warn!(error = %e, "reclaiming pending messages failed");
+                }
+                if let Err(e) = self.remove_gone_consumers().await {
+                    tracing::warn!(error = %e, "removing gone consumers failed");
                 }
                 last_claim = Instant::now();
             }
@@ -240,6 +249,67 @@ impl EventWorker {
             }
             Err(e) => tracing::error!(id = %entry.id, error = %e, "dead-lettering failed; the entry stays pending"),
         }
+    }
+
+    /// Finishes what this consumer had read but not acknowledged when it last stopped (a
+    /// SIGKILL, a crash): `XREADGROUP … 0` returns its own pending entries at once, where
+    /// another worker would wait `claim_idle_ms` to claim them. Effects already committed are
+    /// deduplicated as for any redelivery.
+    async fn resume_own_pending(&mut self) -> redis::RedisResult<()> {
+        let mut after = "0-0".to_owned();
+        let mut resumed = 0usize;
+        loop {
+            let reply: StreamReadReply = redis::cmd("XREADGROUP")
+                .arg("GROUP")
+                .arg(&self.settings.engines.group)
+                .arg(&self.consumer)
+                .arg("COUNT")
+                .arg(READ_COUNT)
+                .arg("STREAMS")
+                .arg(&self.settings.engines.stream)
+                .arg(&after)
+                .query_async(&mut self.redis)
+                .await?;
+            let entries: Vec<StreamId> = reply.keys.into_iter().flat_map(|k| k.ids).collect();
+            let Some(last) = entries.last() else { break };
+            after = last.id.clone();
+            resumed += entries.len();
+            // An entry trimmed away since comes back without fields: nothing is left to apply.
+            let (gone, entries): (Vec<StreamId>, Vec<StreamId>) = entries.into_iter().partition(|e| e.map.is_empty());
+            for entry in gone {
+                self.ack(&entry.id).await;
+            }
+            self.handle_batch(entries).await;
+        }
+        if resumed > 0 {
+            tracing::info!(count = resumed, consumer = %self.consumer, "resumed this consumer's pending entries");
+        }
+        Ok(())
+    }
+
+    /// Deletes the group's consumers that hold no pending entry and have not read for
+    /// `claim_idle_ms` (a worker renamed or stopped for good; its leftovers were claimed
+    /// first), so the consumer list does not grow with every restart. Check and delete run as
+    /// one script: a consumer that reads in between would otherwise lose its entries.
+    async fn remove_gone_consumers(&mut self) -> redis::RedisResult<()> {
+        const SCRIPT: &str = r#"
+            local removed = 0
+            for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+                local f = {}
+                for i = 1, #c, 2 do f[c[i]] = c[i + 1] end
+                if f['name'] ~= ARGV[2] and f['pending'] == 0 and f['idle'] > tonumber(ARGV[3]) then
+                    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
+                    removed = removed + 1
+                end
+            end
+            return removed"#;
+        let e = &self.settings.engines;
+        let removed: u64 =
+            redis::cmd("EVAL").arg(SCRIPT).arg(1).arg(&e.stream).arg(&e.group).arg(&self.consumer).arg(e.claim_idle_ms).query_async(&mut self.redis).await?;
+        if removed > 0 {
+            tracing::info!(count = removed, "removed consumers that are gone");
+        }
+        Ok(())
     }
 
     /// Dead-letters entries delivered `max_deliveries` times, then claims the rest of the

@@ -1,5 +1,6 @@
 //! Delivery guarantees: duplicates are no-ops, crashes lose nothing, poison goes to the DLQ and
-//! can be replayed, unknown events never stall the stream, one relay leads at a time.
+//! can be replayed, unknown events never stall the stream, one relay leads at a time, gone
+//! consumers are removed, and NOTIFY (not the poll) wakes the relay.
 
 mod common;
 
@@ -239,4 +240,65 @@ async fn the_standby_relay_takes_over_when_the_leader_dies() {
         (count(&db, "SELECT count(*) FROM event_outbox WHERE published_at IS NULL").await == 0).then_some(())
     })
     .await;
+}
+
+#[tokio::test]
+async fn consumers_that_are_gone_are_removed_once_their_work_is_claimed() {
+    let stack = Stack::start().await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let e = &stack.settings.engines;
+    let mut redis = redis_conn(&stack).await;
+    infra::bus::ensure_group(&mut redis, e).await.unwrap();
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &p, "3")).unwrap()), ("type", "stock_received")]).await;
+    // Consumers of earlier runs: one died holding an entry, one never read anything.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&e.group)
+        .arg("gone-1")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&e.stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let _: u64 = redis::cmd("XGROUP").arg("CREATECONSUMER").arg(&e.stream).arg(&e.group).arg("gone-2").query_async(&mut redis).await.unwrap();
+    assert_eq!(common::consumers(&stack).await.len(), 2);
+
+    let run = Running::start(&stack, 1, false).await;
+    let db = stack.superuser().await;
+    eventually(WAIT, "the dead consumer's entry applied", || async { (on_hand(&db, &p).await == "3.000").then_some(()) }).await;
+    let left = eventually(WAIT, "only the live consumer left", || async {
+        let c = common::consumers(&stack).await;
+        (c.len() == 1 && !c[0].0.starts_with("gone-")).then_some(c)
+    })
+    .await;
+    assert_eq!(left[0].1, 0, "{left:?}");
+    run.stop().await;
+}
+
+#[tokio::test]
+async fn notify_wakes_the_relay_long_before_its_poll_fallback() {
+    let mut stack = Stack::start().await;
+    // Without the NOTIFY wake-up, an event would wait up to a minute for the relay's next poll.
+    stack.settings.engines.poll_interval_ms = 60_000;
+    let run = Running::start(&stack, 1, true).await;
+    let s = stack.tenant("acme").await;
+    let p = s.product("CIM", "10.00").await;
+    let db = stack.superuser().await;
+    // The first receipt may be read by the relay's first query as leader; each later one is
+    // written while the relay waits, so only a notification can wake it before the poll.
+    for n in 1..=4 {
+        let started = std::time::Instant::now();
+        s.post("/api/v1/stock/receipts", json!({"product_id": p, "quantity": "1"})).await;
+        let expected = format!("{n}.000");
+        eventually(Duration::from_secs(10), &format!("receipt {n} applied well before the 60 s poll"), || async {
+            (on_hand(&db, &p).await == expected).then_some(())
+        })
+        .await;
+        println!("receipt {n}: effect after {:?}", started.elapsed());
+    }
+    run.stop().await;
 }

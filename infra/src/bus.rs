@@ -47,6 +47,8 @@ pub struct StreamStatus {
     /// Delivered but not acknowledged.
     pub pending: u64,
     pub consumers: u64,
+    /// Age of the oldest unacknowledged entry, by its id's time on the Redis clock.
+    pub oldest_pending_ms: Option<u64>,
     pub dlq: String,
     pub dlq_length: u64,
 }
@@ -76,6 +78,12 @@ pub async fn status<C: ConnectionLike + Send>(conn: &mut C, settings: &EnginesSe
                 out.pending = g.get("pending").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0);
                 out.consumers = g.get("consumers").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0);
             }
+        }
+    }
+    if out.pending > 0 {
+        if let StreamPendingReply::Data(d) = redis::cmd("XPENDING").arg(&settings.stream).arg(&settings.group).query_async(conn).await? {
+            let (secs, micros): (u64, u64) = redis::cmd("TIME").query_async(conn).await?;
+            out.oldest_pending_ms = Some((secs * 1000 + micros / 1000).saturating_sub(parse_id(&d.start_id).0));
         }
     }
     Ok(out)

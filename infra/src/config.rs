@@ -153,11 +153,21 @@ pub struct VerticalSettings {
     /// announced on Redis drop the entry at once; this bounds staleness when Redis is away.
     /// 0 turns the cache off.
     pub tenant_cache_ttl_ms: u64,
+    /// Prometheus `/metrics` (loopback, or a private address for a monitoring droplet; never
+    /// behind the edge). A bind failure is logged and the vertical serves on without it.
+    pub metrics_listen: SocketAddr,
 }
 
 impl Default for VerticalSettings {
     fn default() -> Self {
-        Self { listen: ([127, 0, 0, 1], 8000).into(), max_body_bytes: 1024 * 1024, secure_cookies: true, cors_origins: Vec::new(), tenant_cache_ttl_ms: 1000 }
+        Self {
+            listen: ([127, 0, 0, 1], 8000).into(),
+            max_body_bytes: 1024 * 1024,
+            secure_cookies: true,
+            cors_origins: Vec::new(),
+            tenant_cache_ttl_ms: 1000,
+            metrics_listen: ([127, 0, 0, 1], 9104).into(),
+        }
     }
 }
 
@@ -281,6 +291,10 @@ pub struct EnginesSettings {
     pub relay_health_listen: SocketAddr,
     /// How long SIGTERM waits for in-flight events.
     pub shutdown_timeout_secs: u64,
+    /// This worker's consumer name in the group. Stable across restarts (the units set it to
+    /// `<host>-worker[-<instance>]`), so a restarted worker finishes its own pending entries at
+    /// once instead of leaving them to `claim_idle_ms`. Unset: `<host>-<pid>`.
+    pub consumer_name: Option<String>,
 }
 
 /// Let's Encrypt's production directory: the default CA of `[acme]`.
@@ -391,6 +405,7 @@ impl Default for EnginesSettings {
             worker_health_listen: ([127, 0, 0, 1], 9101).into(),
             relay_health_listen: ([127, 0, 0, 1], 9102).into(),
             shutdown_timeout_secs: 20,
+            consumer_name: None,
         }
     }
 }
@@ -494,6 +509,11 @@ impl Settings {
         }
         if self.auth.lockout_threshold < 1 {
             return Err(ConfigError::new("auth.lockout_threshold", "must be at least 1"));
+        }
+        if let Some(name) = &self.engines.consumer_name {
+            if name.is_empty() || name.len() > 128 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.@:".contains(&b)) {
+                return Err(ConfigError::new("engines.consumer_name", "must be 1-128 characters of letters, digits and - _ . @ :"));
+            }
         }
         if self.engines.stream.trim().is_empty() {
             return Err(ConfigError::new("engines.stream", "must not be empty"));

@@ -281,7 +281,7 @@ fn check_clock() -> Vec<Finding> {
     }
 }
 
-fn run_output(program: &str, args: &[&str]) -> Option<String> {
+pub(crate) fn run_output(program: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(program).args(args).output().ok()?;
     // `systemctl is-active` exits non-zero for inactive units but still says which state.
     Some(String::from_utf8_lossy(&out.stdout).into_owned())

@@ -41,6 +41,7 @@ pub enum StartupError {
 pub struct Application {
     listener: TcpListener,
     state: Arc<AppState>,
+    metrics_addr: Option<SocketAddr>,
 }
 
 impl Application {
@@ -76,11 +77,23 @@ impl Application {
             tenants,
             standings,
             body_budget,
+            metrics: crate::metrics::Metrics::new(),
             pool,
             redis,
             settings,
         };
-        Ok(Self { listener, state: Arc::new(state) })
+        let state = Arc::new(state);
+        let metrics = crate::metrics::bind(state.settings.vertical.metrics_listen).await;
+        let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
+        if let Some(l) = metrics {
+            tokio::spawn(crate::metrics::serve(l, state.clone()));
+        }
+        Ok(Self { listener, state, metrics_addr })
+    }
+
+    /// Where `/metrics` is served (`None` if `vertical.metrics_listen` could not be bound).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -94,7 +107,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
     /// (up to 30 s).
     pub async fn run_until(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
-        let Self { listener, state } = self;
+        let Self { listener, state, .. } = self;
         tracing::info!(addr = %listener.local_addr()?, "vertical listening");
         let mut builder = http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(10)).keep_alive(true).max_buf_size(64 * 1024);
@@ -202,6 +215,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
             resp.headers_mut().insert("x-request-id", v);
         }
         let status = resp.status();
+        state.metrics.observe_request(&method, &path, status, started.elapsed());
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         if status.is_server_error() {
             tracing::warn!(%method, %path, status = status.as_u16(), ms, "request");

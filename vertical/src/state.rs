@@ -33,6 +33,8 @@ pub struct AppState {
     pub standings: Option<crate::auth::revocation::StandingCache>,
     /// Request-body bytes the vertical holds at once, over all requests (one permit a byte).
     pub body_budget: tokio::sync::Semaphore,
+    /// Request, login and pool figures for `/metrics` (see [`crate::metrics`]).
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {

@@ -195,7 +195,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
             tx.execute(&bind, &[&event.tenant_id.to_string()]).await?;
             bound = Some(event.tenant_id);
         }
-        engine.apply(&tx, event, &mut touched, files).await?;
+        crate::metrics::engine_step(engine.name(), engine.apply(&tx, event, &mut touched, files)).await?;
         outcomes[i] = Outcome::Applied;
     }
     let mut rebind = |tenant: uuid::Uuid| {
@@ -203,19 +203,19 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
         bound = Some(tenant);
         needed
     };
-    stock::apply_movements(&tx, &bind, &mut rebind, &mut touched).await?;
+    crate::metrics::engine_step("stock", stock::apply_movements(&tx, &bind, &mut rebind, &mut touched)).await?;
     // Stock figures first: replenishment reads the minimum they imply.
     for (&(tenant, product), &oversold) in &touched.stock {
         if rebind(tenant) {
             tx.execute(&bind, &[&tenant.to_string()]).await?;
         }
-        stock::refresh(&tx, tenant, product, oversold).await?;
+        crate::metrics::engine_step("stock", stock::refresh(&tx, tenant, product, oversold)).await?;
     }
     for &(tenant, product) in &touched.replenishment {
         if rebind(tenant) {
             tx.execute(&bind, &[&tenant.to_string()]).await?;
         }
-        replenishment::refresh(&tx, tenant, product).await?;
+        crate::metrics::engine_step("replenishment", replenishment::refresh(&tx, tenant, product)).await?;
     }
     tx.commit().await?;
     Ok(outcomes)

@@ -55,9 +55,15 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(stack: &Stack, role: &str) -> Self {
+        Self::spawn_with(stack, role, &[])
+    }
+
+    /// With extra environment (e.g. `BASECOMMERCE_ENGINES__CONSUMER_NAME`).
+    pub fn spawn_with(stack: &Stack, role: &str, env: &[(&str, &str)]) -> Self {
         let child = Command::new(env!("CARGO_BIN_EXE_basecommerce-engines"))
             .arg(role)
             .envs(stack.env())
+            .envs(env.iter().copied())
             .env("BASECOMMERCE_LOG__LEVEL", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -119,4 +125,18 @@ pub async fn outbox_receipts(db: &tokio_postgres::Client, tenant: uuid::Uuid, pr
     )
     .await
     .unwrap();
+}
+
+/// The group's consumers: (name, pending).
+pub async fn consumers(stack: &Stack) -> Vec<(String, u64)> {
+    let e = &stack.settings.engines;
+    let rows: Vec<std::collections::HashMap<String, redis::Value>> =
+        redis::cmd("XINFO").arg("CONSUMERS").arg(&e.stream).arg(&e.group).query_async(&mut redis_conn(stack).await).await.unwrap_or_default();
+    rows.iter()
+        .map(|c| {
+            let name = c.get("name").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or_default();
+            let pending = c.get("pending").and_then(|v| redis::from_redis_value_ref(v).ok()).unwrap_or(0);
+            (name, pending)
+        })
+        .collect()
 }

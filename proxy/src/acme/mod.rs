@@ -288,12 +288,14 @@ impl AcmeManager {
                     let not_after = cert.not_after;
                     self.install(cert)?;
                     self.export_expiry();
+                    crate::metrics::CERT_FAILURES.with_label_values(&[&w.name]).set(0);
                     tracing::info!(certificate = %w.name, not_after = ?not_after, "certificate issued and served");
                 }
                 Err(e) => {
                     let failures = status.failures + 1;
                     let wait = backoff(failures, Duration::from_secs(self.settings.retry_base_secs));
                     tracing::warn!(certificate = %w.name, error = %e, failures, retry_in_secs = wait.as_secs(), "certificate not obtained");
+                    crate::metrics::CERT_FAILURES.with_label_values(&[&w.name]).set(failures as i64);
                     self.repo.record_failure(&w.name, &e.to_string(), wait).await?;
                 }
             }

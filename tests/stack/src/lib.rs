@@ -28,6 +28,8 @@ pub struct Stack {
     pub settings: Settings,
     pub db: TestDatabase,
     pub vertical: SocketAddr,
+    /// The vertical's `/metrics` listener.
+    pub vertical_metrics: SocketAddr,
     pub http: reqwest::Client,
     pub redis_url: String,
 }
@@ -53,6 +55,7 @@ impl Stack {
         s.edge.secret = Some(Secret::new(random_hex(32)));
         s.vertical.listen = "127.0.0.1:0".parse().unwrap();
         s.vertical.secure_cookies = false;
+        s.vertical.metrics_listen = "127.0.0.1:0".parse().unwrap();
         s.engines.stream = format!("events:{tag}");
         s.engines.dlq_stream = format!("dlq:{tag}");
         s.engines.claim_idle_ms = 300;
@@ -64,8 +67,9 @@ impl Stack {
         Admin::new(s.clone()).unwrap().migrate().await.expect("migrations");
         let app = Application::build(s.clone()).await.expect("vertical builds");
         let vertical = app.local_addr();
+        let vertical_metrics = app.metrics_addr().expect("metrics listener on port 0");
         tokio::spawn(app.run_until(std::future::pending()));
-        Self { redis_url: services.redis_url(), settings: s, db, vertical, http: reqwest::Client::new() }
+        Self { redis_url: services.redis_url(), settings: s, db, vertical, vertical_metrics, http: reqwest::Client::new() }
     }
 
     pub fn admin(&self) -> Admin {
@@ -115,6 +119,7 @@ impl Stack {
             ("BASECOMMERCE_ENGINES__POLL_INTERVAL_MS".into(), e.poll_interval_ms.to_string()),
             ("BASECOMMERCE_ENGINES__WORKER_HEALTH_LISTEN".into(), "127.0.0.1:0".into()),
             ("BASECOMMERCE_ENGINES__RELAY_HEALTH_LISTEN".into(), "127.0.0.1:0".into()),
+            ("BASECOMMERCE_VERTICAL__METRICS_LISTEN".into(), "127.0.0.1:0".into()),
             ("BASECOMMERCE_DATABASE__MIGRATE_URL".into(), s.database.migrate_url.as_ref().unwrap().expose().into()),
             ("BASECOMMERCE_AUTH__JWT_SECRET".into(), s.auth.jwt_secret.as_ref().unwrap().expose().into()),
             ("BASECOMMERCE_LOG__FORMAT".into(), "json".into()),

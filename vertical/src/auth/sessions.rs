@@ -12,6 +12,7 @@ use crate::auth::{password, Principal};
 use crate::domain::tenant::Tenant;
 use crate::domain::user::Role;
 use crate::domain::{DomainError, DomainResult};
+use crate::metrics::LoginOutcome;
 use crate::state::AppState;
 use infra::db::TenantTx;
 
@@ -98,9 +99,18 @@ pub async fn sign_in(state: &AppState, tenant: &Tenant, body: LoginRequest) -> D
         .await?;
         tx.commit().await?;
         match standing {
-            Some((_, active, locked, _)) if !usable => tracing::info!(user = %user_id, locked, active, "login refused"),
-            Some(_) => tracing::info!(user = %user_id, "login failed: wrong password"),
-            None => tracing::info!("login failed: unknown e-mail"),
+            Some((_, active, locked, _)) if !usable => {
+                state.metrics.login(LoginOutcome::Locked);
+                tracing::info!(user = %user_id, locked, active, "login refused")
+            }
+            Some(_) => {
+                state.metrics.login(LoginOutcome::Failure);
+                tracing::info!(user = %user_id, "login failed: wrong password")
+            }
+            None => {
+                state.metrics.login(LoginOutcome::Failure);
+                tracing::info!("login failed: unknown e-mail")
+            }
         }
         return Err(DomainError::Unauthorized(BAD_CREDENTIALS.into()));
     }
@@ -108,6 +118,7 @@ pub async fn sign_in(state: &AppState, tenant: &Tenant, body: LoginRequest) -> D
     tx.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = $1", &[&user_id]).await?;
     let tokens = issue_tokens(state, &tx, tenant, user_id, (role, version), Uuid::new_v4()).await?;
     tx.commit().await?;
+    state.metrics.login(LoginOutcome::Success);
     tracing::info!(user = %user_id, "login");
     Ok(tokens)
 }

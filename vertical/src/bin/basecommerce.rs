@@ -50,6 +50,13 @@ enum Command {
     /// Backups of the local PostgreSQL (pgBackRest, continuous WAL archiving).
     #[command(subcommand)]
     Backup(BackupCmd),
+    /// One screen: units, endpoints, request rate, 5xx ratio, p99, outbox lag, pending, dead
+    /// letters, last backup, certificates, disk. Exit 1 when something needs attention.
+    Status {
+        /// Seconds to watch the vertical's counters for the request rate.
+        #[arg(long, default_value_t = 2)]
+        sample_secs: u64,
+    },
     /// Restore the local PostgreSQL from the backups: to the latest archived state, or to a point
     /// in time. Stops and restarts the services. Run as root on the database host.
     Restore {
@@ -149,6 +156,7 @@ fn main() -> ExitCode {
         Command::Doctor => return runtime.block_on(doctor(cli.config.clone(), loaded, cli.json)),
         Command::Backup(BackupCmd::Status) => return backup_status(cli.json),
         Command::Restore { to } => return restore(to.as_deref()),
+        Command::Status { sample_secs } => return runtime.block_on(basecommerce_vertical::status::command(loaded, *sample_secs, cli.json)),
         _ => {}
     }
     let settings = match loaded {
@@ -321,7 +329,7 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
                 println!("replayed {} dead letter(s) onto {}", replayed.len(), "the main stream");
             }
         }
-        Command::Doctor | Command::Backup(_) | Command::Restore { .. } => unreachable!("handled before the configuration is required"),
+        Command::Doctor | Command::Backup(_) | Command::Restore { .. } | Command::Status { .. } => unreachable!("handled before the configuration is required"),
         Command::User(UserCmd::Create { slug, email, role, name, password_file }) => {
             let slug = parse_slug(&slug)?;
             let email = Email::parse(&email).map_err(|m| AdminError::Invalid(format!("email {m}")))?;
