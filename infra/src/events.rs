@@ -579,6 +579,7 @@ mod tests {
                 (&written.tenant_id, &written.aggregate_type, &written.aggregate_id, &written.event_type, written.version, &written.payload),
                 (&envelope.tenant_id, &envelope.aggregate_type, &envelope.aggregate_id, &envelope.event_type, envelope.version, &envelope.payload),
                 "{}: the envelope the typed event writes is today's",
+                envelope.event_type
             );
             // And through the stream's string form, as the relay carries it.
             let again: EventEnvelope = serde_json::from_str(&serde_json::to_string(&written).unwrap()).unwrap();
