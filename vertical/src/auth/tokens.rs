@@ -111,8 +111,16 @@ mod tests {
     fn expired_tokens_are_refused() {
         let keys = TokenKeys::new(KEY, 900);
         let now = Utc::now().timestamp();
-        let claims =
-            Claims { sub: Uuid::new_v4(), tid: Uuid::new_v4(), tslug: "a".into(), role: Role::Admin, iat: now - 1000, exp: now - 100, jti: Uuid::new_v4(), ver: 0 };
+        let claims = Claims {
+            sub: Uuid::new_v4(),
+            tid: Uuid::new_v4(),
+            tslug: "a".into(),
+            role: Role::Admin,
+            iat: now - 1000,
+            exp: now - 100,
+            jti: Uuid::new_v4(),
+            ver: 0,
+        };
         let tok = encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&tok).is_none());
     }
