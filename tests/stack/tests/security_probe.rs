@@ -5,7 +5,10 @@
 //!   A's rows are byte-for-byte unchanged afterwards;
 //! * **authentication** — A's host and ids with no token, an expired token, a token signed with
 //!   another key, an `alg: none` token, A's token under B's `X-Tenant-Slug`, and no or a wrong
-//!   edge secret (a caller going around the proxy): all refused.
+//!   edge secret (a caller going around the proxy), and the token of an admin deactivated
+//!   since (revocation takes effect on the next request): all refused;
+//! * **before the body** — login under a non-canonical path (`/auth/login/`, `//auth/login`)
+//!   does not exist, and an anonymous upload is refused before its body is sent.
 //!
 //! Every probe is listed in a Markdown report (`$CARGO_TARGET_TMPDIR/security-probe.md`).
 
@@ -184,6 +187,7 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
         .await
         .unwrap();
     let key = stack.settings.auth.jwt_secret.as_ref().unwrap().expose().to_owned();
+    let revoked = revoked_admin_token(&a).await;
     let before = fingerprint(&stack, a.tenant_id).await;
 
     let mut report = String::from("| probe | operation | status | verdict |\n|---|---|---|---|\n");
@@ -236,6 +240,7 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
                 ("no edge secret", Probe { stack: &stack, slug: "alpha", token: Some(a.token.clone()), edge: None }),
                 ("wrong edge secret", Probe { stack: &stack, slug: "alpha", token: Some(a.token.clone()), edge: Some(stack::random_hex(32)) }),
             ];
+            attempts.push(("revoked token", Probe { stack: &stack, slug: "alpha", token: Some(revoked.clone()), edge: Some(edge.clone()) }));
             for (what, token) in forged_tokens(&a.token, &key) {
                 attempts.push((what, Probe { stack: &stack, slug: "alpha", token: Some(token), edge: Some(edge.clone()) }));
             }
@@ -249,6 +254,12 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
             }
         }
     }
+    for (what, operation, status, ok) in before_the_body(&stack, &edge).await {
+        if !ok {
+            failures.push(format!("{what} {operation}: {status}"));
+        }
+        writeln!(report, "| {what} | {operation} | {status} | {} |", if ok { "refused" } else { "NOT REFUSED" }).unwrap();
+    }
     let after = fingerprint(&stack, a.tenant_id).await;
     let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("security-probe.md");
     std::fs::write(&path, format!("# Security probe\n\n{operations} operations from the OpenAPI document; {} failures.\n\n{report}", failures.len())).unwrap();
@@ -257,4 +268,52 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
     assert!(operations >= 40, "the probe covers the whole API ({operations} operations)");
     assert!(failures.is_empty(), "{} probe failures:\n{}", failures.len(), failures.join("\n"));
     assert_eq!(before, after, "tenant A's rows are unchanged after every probe");
+}
+
+/// The token of a second admin of A, taken before A's first admin deactivated them.
+async fn revoked_admin_token(a: &Session) -> String {
+    let email = "second-admin@alpha.test";
+    let password = "a-long-enough-password-3";
+    let user = a.post("/api/v1/users", json!({"email": email, "name": "Second Admin", "password": password, "role": "admin"})).await;
+    let mut anonymous = a.clone();
+    anonymous.token = String::new();
+    let (status, login) = anonymous.call(Method::POST, "/auth/login", Some(json!({"email": email, "password": password}))).await;
+    assert_eq!(status, 200, "{login}");
+    let (status, body) = a.call(Method::PATCH, &format!("/api/v1/users/{}", user["id"].as_str().unwrap()), Some(json!({"active": false}))).await;
+    assert_eq!(status, 200, "{body}");
+    login["access_token"].as_str().unwrap().to_owned()
+}
+
+/// Login under non-canonical spellings of its path (which the edge's login budget once missed)
+/// and an anonymous upload whose body is never sent: the answer must come without the body.
+async fn before_the_body(stack: &Stack, edge: &str) -> Vec<(&'static str, String, u16, bool)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = Vec::new();
+    for path in ["/auth/login/", "//auth/login", "/auth//login"] {
+        let resp = stack
+            .http
+            .post(format!("http://{}{path}", stack.vertical))
+            .header("x-basecommerce-edge", edge)
+            .header("x-tenant-slug", "alpha")
+            .json(&json!({"email": "admin@alpha.test", "password": stack::PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        out.push(("non-canonical login path", format!("`POST {path}`"), status, status == 404));
+    }
+    let mut conn = tokio::net::TcpStream::connect(stack.vertical).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/branding/logo HTTP/1.1\r\nHost: alpha\r\nx-basecommerce-edge: {edge}\r\nx-tenant-slug: alpha\r\n\
+         Content-Type: image/png\r\nContent-Length: 10000000\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 12];
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), conn.read_exact(&mut buf)).await;
+    let status = match answered {
+        Ok(Ok(_)) => String::from_utf8_lossy(&buf[9..12]).parse().unwrap_or(0),
+        _ => 0,
+    };
+    out.push(("anonymous upload body", "`PUT /api/v1/branding/logo` (body never sent)".to_string(), status, status == 401));
+    out
 }
