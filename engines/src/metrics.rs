@@ -45,15 +45,21 @@ pub struct BusGauges {
 /// [`Metrics`] registry.
 static ENGINE_SECONDS: LazyLock<HistogramVec> = LazyLock::new(|| {
     HistogramVec::new(
-        HistogramOpts::new("basecommerce_engines_engine_seconds", "Time in one engine's step of a batch (apply, or the batched stock and replenishment refresh)")
-            .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0]),
+        HistogramOpts::new(
+            "basecommerce_engines_engine_seconds",
+            "Time in one engine's step of a batch (apply, or the batched stock and replenishment refresh)",
+        )
+        .buckets(vec![0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0]),
         &["engine"],
     )
     .expect("static metric")
 });
 static ENGINE_FAILURES: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    IntCounterVec::new(Opts::new("basecommerce_engines_engine_failures_total", "Engine steps that failed (the batch is then retried event by event)"), &["engine"])
-        .expect("static metric")
+    IntCounterVec::new(
+        Opts::new("basecommerce_engines_engine_failures_total", "Engine steps that failed (the batch is then retried event by event)"),
+        &["engine"],
+    )
+    .expect("static metric")
 });
 
 /// Runs one engine step, recording its time and whether it failed.

@@ -304,15 +304,8 @@ impl EventWorker {
             end
             return removed"#;
         let e = &self.settings.engines;
-        let removed: u64 = redis::cmd("EVAL")
-            .arg(SCRIPT)
-            .arg(1)
-            .arg(&e.stream)
-            .arg(&e.group)
-            .arg(&self.consumer)
-            .arg(e.claim_idle_ms)
-            .query_async(&mut self.redis)
-            .await?;
+        let removed: u64 =
+            redis::cmd("EVAL").arg(SCRIPT).arg(1).arg(&e.stream).arg(&e.group).arg(&self.consumer).arg(e.claim_idle_ms).query_async(&mut self.redis).await?;
         if removed > 0 {
             tracing::info!(count = removed, "removed consumers that are gone");
         }

@@ -252,8 +252,18 @@ async fn consumers_that_are_gone_are_removed_once_their_work_is_claimed() {
     infra::bus::ensure_group(&mut redis, e).await.unwrap();
     xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &p, "3")).unwrap()), ("type", "stock_received")]).await;
     // Consumers of earlier runs: one died holding an entry, one never read anything.
-    let _: redis::Value =
-        redis::cmd("XREADGROUP").arg("GROUP").arg(&e.group).arg("gone-1").arg("COUNT").arg(1).arg("STREAMS").arg(&e.stream).arg(">").query_async(&mut redis).await.unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg(&e.group)
+        .arg("gone-1")
+        .arg("COUNT")
+        .arg(1)
+        .arg("STREAMS")
+        .arg(&e.stream)
+        .arg(">")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
     let _: u64 = redis::cmd("XGROUP").arg("CREATECONSUMER").arg(&e.stream).arg(&e.group).arg("gone-2").query_async(&mut redis).await.unwrap();
     assert_eq!(common::consumers(&stack).await.len(), 2);
 

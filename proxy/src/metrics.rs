@@ -34,8 +34,12 @@ static CACHE_MISS: Lazy<IntCounter> = Lazy::new(|| CACHE.with_label_values(&["mi
 pub static CERT_EXPIRY: Lazy<IntGaugeVec> =
     Lazy::new(|| register_int_gauge_vec!("basecommerce_proxy_certificate_expiry_seconds", "Seconds until the certificate expires", &["name"]).expect("metric"));
 pub static CERT_FAILURES: Lazy<IntGaugeVec> = Lazy::new(|| {
-    register_int_gauge_vec!("basecommerce_proxy_certificate_failures", "Consecutive failed attempts to obtain or renew the certificate (0 after a success)", &["name"])
-        .expect("metric")
+    register_int_gauge_vec!(
+        "basecommerce_proxy_certificate_failures",
+        "Consecutive failed attempts to obtain or renew the certificate (0 after a success)",
+        &["name"]
+    )
+    .expect("metric")
 });
 
 /// Hit/miss counts of the tenant cache (also exported to Prometheus).

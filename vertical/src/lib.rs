@@ -16,7 +16,7 @@ pub mod outbox;
 pub mod routes;
 pub mod sql;
 pub mod startup;
-pub mod status;
 pub mod state;
+pub mod status;
 pub mod ui;
 pub mod validate;

@@ -79,10 +79,10 @@ impl Metrics {
         .expect("static metric");
         let logins = IntCounterVec::new(Opts::new("basecommerce_vertical_logins_total", "Login attempts by outcome: success, failure, locked"), &["outcome"])
             .expect("static metric");
-        let uploads =
-            IntCounterVec::new(Opts::new("basecommerce_vertical_uploads_total", "File uploads (product images, logos) by status class"), &["status"]).expect("static metric");
-        let pool_connections =
-            IntGaugeVec::new(Opts::new("basecommerce_vertical_db_pool_connections", "Database pool connections: in_use, idle"), &["state"]).expect("static metric");
+        let uploads = IntCounterVec::new(Opts::new("basecommerce_vertical_uploads_total", "File uploads (product images, logos) by status class"), &["status"])
+            .expect("static metric");
+        let pool_connections = IntGaugeVec::new(Opts::new("basecommerce_vertical_db_pool_connections", "Database pool connections: in_use, idle"), &["state"])
+            .expect("static metric");
         let pool_waiting = IntGauge::new("basecommerce_vertical_db_pool_waiting", "Requests waiting for a database connection").expect("static metric");
         let oldest_transaction = Gauge::new(
             "basecommerce_vertical_db_oldest_transaction_seconds",
@@ -93,8 +93,12 @@ impl Metrics {
             .expect("static metric");
         let wal_failed = Gauge::new("basecommerce_vertical_db_wal_last_failed_timestamp_seconds", "When archiving a WAL segment last failed (0: never)")
             .expect("static metric");
+        // Series exist at zero from the start, so dashboards and rates see them before the first event.
         for outcome in [LoginOutcome::Success, LoginOutcome::Failure, LoginOutcome::Locked] {
             logins.with_label_values(&[outcome.label()]);
+        }
+        for class in ["2xx", "3xx", "4xx", "5xx"] {
+            uploads.with_label_values(&[class]);
         }
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,

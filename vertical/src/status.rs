@@ -341,7 +341,11 @@ fn disk() -> Vec<Disk> {
     args.extend(&paths);
     let Some(df) = crate::doctor::run_output("df", &args) else { return Vec::new() };
     let mut seen = std::collections::BTreeSet::new();
-    crate::doctor::parse_df(&df).into_iter().filter(|(mount, _, _)| seen.insert(mount.clone())).map(|(mount, used_percent, _)| Disk { mount, used_percent }).collect()
+    crate::doctor::parse_df(&df)
+        .into_iter()
+        .filter(|(mount, _, _)| seen.insert(mount.clone()))
+        .map(|(mount, used_percent, _)| Disk { mount, used_percent })
+        .collect()
 }
 
 /// `basecommerce status [--sample-secs N] [--json]`: exit 0 when all is well, 1 when something

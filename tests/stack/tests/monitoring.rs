@@ -78,9 +78,32 @@ async fn scrape_now(http: &reqwest::Client, addr: SocketAddr) -> Scrape {
 /// label names (inside `{}` or `by (…)`), strings or durations.
 fn metric_names(expr: &str) -> BTreeSet<String> {
     const KEYWORDS: &[&str] = &[
-        "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset", "inf", "nan",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "bool",
+        "and",
+        "or",
+        "unless",
+        "offset",
+        "inf",
+        "nan",
         // Aggregations may put `by (…)` before their parenthesis.
-        "sum", "min", "max", "avg", "count", "group", "stddev", "stdvar", "topk", "bottomk", "quantile", "count_values",
+        "sum",
+        "min",
+        "max",
+        "avg",
+        "count",
+        "group",
+        "stddev",
+        "stdvar",
+        "topk",
+        "bottomk",
+        "quantile",
+        "count_values",
     ];
     let chars: Vec<char> = expr.chars().collect();
     let mut names = BTreeSet::new();
@@ -159,7 +182,8 @@ fn alert_exprs() -> Vec<String> {
 
 #[test]
 fn promql_names_are_found() {
-    let names = metric_names(r#"histogram_quantile(0.99, sum by (le, route) (rate(basecommerce_vertical_request_seconds_bucket{route!~"/health.*"}[5m]))) > 1"#);
+    let names =
+        metric_names(r#"histogram_quantile(0.99, sum by (le, route) (rate(basecommerce_vertical_request_seconds_bucket{route!~"/health.*"}[5m]))) > 1"#);
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["basecommerce_vertical_request_seconds_bucket"]);
     let names = metric_names("time() - max(a_b) and max(c) > 0 or up == 0");
     assert_eq!(names.into_iter().collect::<Vec<_>>(), ["a_b", "c", "up"]);
