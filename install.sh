@@ -50,6 +50,8 @@ Installs or upgrades basecommerce on this machine. Safe to re-run: it converges.
   --build                build the binaries from this checkout with cargo (release profile)
   --private-cidr CIDR    role db: the private network allowed to reach PostgreSQL/Redis
                          (default: the /16 of this machine's private address)
+  --monitoring           also install Debian's prometheus + prometheus-node-exporter on loopback,
+                         scraping this machine's services, with the shipped alert rules (remembered)
   --skip-checks          do not stop on failed pre-checks (they are still printed)
   --rollback             switch back to the previous release and restart
   --uninstall            stop and remove units and binaries; keeps configuration and data
@@ -70,6 +72,7 @@ die() { printf '\n\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 # --- arguments ----------------------------------------------------------------------------------
 action=install domain="" email="" tenant="" tenant_name="" admin_email="" role=all
 database_url="" redis_url="" tls_mode=acme tls_src="" from="" build=0 purge=0 skip_checks=0 private_cidr=""
+monitoring=""
 dns_token_file="" acme_staging=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -90,6 +93,7 @@ while [ $# -gt 0 ]; do
     --acme-staging) acme_staging=1 ;;
     --private-cidr) private_cidr=${2:?--private-cidr needs a value}; shift ;;
     --skip-checks) skip_checks=1 ;;
+    --monitoring) monitoring=1 ;;
     --rollback) action=rollback ;;
     --uninstall) action=uninstall ;;
     --purge) purge=1 ;;
@@ -269,6 +273,9 @@ stage_release() {
   [ -d "$units" ] || units=$release_src/../systemd
   [ -f "$units/basecommerce-proxy.service" ] || die "no systemd units next to install.sh ($here/systemd)"
   cp -r "$units"/. "$tmp/systemd/"
+  local mon=$here/infra/monitoring
+  [ -d "$mon" ] || mon=$release_src/../monitoring
+  if [ -f "$mon/alerts.yml" ]; then mkdir -p "$tmp/monitoring"; cp "$mon"/alerts.yml "$mon"/dashboard.json "$tmp/monitoring/"; fi
   install -m 0755 "$units/basecommerce-proxy-reload" "$tmp/bin/basecommerce-proxy-reload"
   install -m 0755 "$here/install.sh" "$tmp/install.sh"
   [ -f "$here/README.md" ] && install -m 0644 "$here/README.md" "$tmp/README.md"
@@ -711,7 +718,10 @@ basecommerce $version — role $role — $([ "$changes" = 0 ] && echo "nothing c
                 https://letsencrypt.org/repository/); $([ -s "$CREDS/acme.dns_token" ] && echo "wildcard *.$domain through DigitalOcean DNS" || echo "one certificate per tenant host (HTTP-01)")
                 DNS: A records for $domain and *.$domain → this droplet; progress: basecommerce cert status")
   Binaries      $PREFIX/current → releases/$version
-  Services      ${services:-none}
+  Services      ${services:-none}$([ "$monitoring" = 1 ] && echo "
+  Monitoring    Prometheus on 127.0.0.1:9090 (alerts: /etc/prometheus/rules/basecommerce.yml), node exporter on
+                127.0.0.1:9100; from your machine: ssh -N -L 9090:127.0.0.1:9090 root@<droplet>, then
+                http://localhost:9090/alerts; Grafana dashboard: $PREFIX/current/monitoring/dashboard.json")
 
   Next:
     systemctl status basecommerce.target            # everything at a glance
@@ -721,6 +731,74 @@ basecommerce $version — role $role — $([ "$changes" = 0 ] && echo "nothing c
     systemctl reload basecommerce-proxy             # graceful proxy reload
     sudo ./install.sh --from NEW_RELEASE            # upgrade; --rollback goes back
 EOF
+}
+
+# --- monitoring (opt-in) ------------------------------------------------------------------------
+# Debian's Prometheus and node exporter, both on loopback only (reached over an SSH tunnel),
+# scraping the basecommerce services of this machine's role, with the shipped alert rules and
+# a retention sized for a small droplet disk (15 days, at most 1 GB).
+monitoring_targets() { # job:address for each service of the role
+  local s
+  for s in $(services_for_role "$role"); do
+    case "$s" in
+      basecommerce-proxy) echo proxy:127.0.0.1:9103 ;;
+      basecommerce-vertical) echo vertical:127.0.0.1:9104 ;;
+      basecommerce-relay) echo relay:127.0.0.1:9102 ;;
+      basecommerce-worker) echo worker:127.0.0.1:9101 ;;
+    esac
+  done
+}
+monitoring() {
+  local need=() mon="" d t restart=0
+  command -v prometheus >/dev/null || need+=(prometheus)
+  [ -x /usr/bin/prometheus-node-exporter ] || need+=(prometheus-node-exporter)
+  if [ ${#need[@]} -gt 0 ]; then
+    info "apt-get install ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null || die "apt-get update failed"
+    apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null || die "apt-get install ${need[*]} failed"
+    for d in "${need[@]}"; do changed "installed package $d"; done
+    restart=1
+  fi
+  for d in "$PREFIX/current/monitoring" "$here/infra/monitoring"; do [ -f "$d/alerts.yml" ] && { mon=$d; break; }; done
+  [ -n "$mon" ] || die "no alert rules (infra/monitoring/alerts.yml) in the release or next to install.sh"
+  mkdir -p /etc/prometheus/rules
+  install_content /etc/prometheus/rules/basecommerce.yml 0644 root:root < "$mon/alerts.yml" && restart=1
+  {
+    cat <<EOF
+# Managed by basecommerce install.sh --monitoring.
+global:
+  scrape_interval: 15s
+  evaluation_interval: 15s
+rule_files:
+  - /etc/prometheus/rules/*.yml
+scrape_configs:
+  - job_name: prometheus
+    static_configs: [{ targets: ["127.0.0.1:9090"] }]
+  - job_name: node
+    static_configs: [{ targets: ["127.0.0.1:9100"] }]
+EOF
+    for t in $(monitoring_targets); do
+      printf '  - job_name: %s\n    static_configs: [{ targets: ["%s"] }]\n' "${t%%:*}" "${t#*:}"
+    done
+  } | install_content /etc/prometheus/prometheus.yml 0644 root:root && restart=1
+  promtool check config /etc/prometheus/prometheus.yml >/dev/null || die "promtool check config /etc/prometheus/prometheus.yml failed"
+  install_content /etc/default/prometheus 0644 root:root <<'EOF' && restart=1
+# Managed by basecommerce install.sh --monitoring: loopback only, small retention.
+ARGS="--web.listen-address=127.0.0.1:9090 --storage.tsdb.retention.time=15d --storage.tsdb.retention.size=1GB"
+EOF
+  install_content /etc/default/prometheus-node-exporter 0644 root:root <<'EOF' && restart=1
+# Managed by basecommerce install.sh --monitoring: loopback only; systemd units (states, restarts,
+# the backup timers) for the shipped alert rules.
+ARGS="--web.listen-address=127.0.0.1:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter --collector.systemd --collector.systemd.enable-restarts-metrics --collector.systemd.unit-include=(basecommerce-.*|pgbackrest-backup@.*)\\.(service|timer)"
+EOF
+  for d in prometheus prometheus-node-exporter; do
+    systemctl is-enabled --quiet "$d" 2>/dev/null || { systemctl enable -q "$d"; changed "enabled $d"; }
+    if [ "$restart" = 1 ] || ! systemctl is-active --quiet "$d"; then systemctl restart "$d"; changed "restarted $d"; fi
+  done
+  for t in $(seq 1 40); do curl -fsS -o /dev/null http://127.0.0.1:9090/-/ready && break; sleep 0.5; done
+  curl -fsS -o /dev/null http://127.0.0.1:9090/-/ready || die "Prometheus does not answer on 127.0.0.1:9090: journalctl -u prometheus -n 50"
+  info "Prometheus ready on 127.0.0.1:9090 (rules: /etc/prometheus/rules/basecommerce.yml)"
 }
 
 rollback() {
@@ -750,6 +828,7 @@ main() {
     . "$ETC/install.env"
     domain=${domain:-$saved_domain}; email=${email:-$saved_email}
   fi
+  monitoring=${monitoring:-${saved_monitoring:-0}}
   [ -n "$domain" ] || die "--domain is required (the base domain tenants live under)"
   [ -n "$email" ] || die "--email is required (operator contact, ACME account)"
   [[ "$domain" =~ ^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$ ]] || die "--domain $domain is not a lower-case domain name"
@@ -769,6 +848,7 @@ main() {
   install_content "$ETC/install.env" 0600 root:root <<EOF || true
 saved_domain=$domain
 saved_email=$email
+saved_monitoring=$monitoring
 EOF
   step "systemd units"; units
   step "Release"; activate
@@ -777,6 +857,7 @@ EOF
   step "First tenant"; first_tenant
   step "Firewall"; firewall
   step "Health"; health
+  if [ "$monitoring" = 1 ]; then step "Monitoring"; monitoring; fi
   summary
 }
 

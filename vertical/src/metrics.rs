@@ -93,8 +93,12 @@ impl Metrics {
             .expect("static metric");
         let wal_failed = Gauge::new("basecommerce_vertical_db_wal_last_failed_timestamp_seconds", "When archiving a WAL segment last failed (0: never)")
             .expect("static metric");
+        // Series exist at zero from the start, so dashboards and rates see them before the first event.
         for outcome in [LoginOutcome::Success, LoginOutcome::Failure, LoginOutcome::Locked] {
             logins.with_label_values(&[outcome.label()]);
+        }
+        for class in ["2xx", "3xx", "4xx", "5xx"] {
+            uploads.with_label_values(&[class]);
         }
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,

@@ -51,18 +51,13 @@ impl Scrape {
 }
 
 fn parse_sample(line: &str) -> Option<Sample> {
-    let (head, value) = match line.find('}') {
-        Some(end) => (&line[..=end], line[end + 1..].split_whitespace().next()?),
-        None => {
-            let mut parts = line.split_whitespace();
-            (parts.next()?, parts.next()?)
-        }
+    let name_end = line.find(|c: char| c == '{' || c.is_whitespace())?;
+    let name = &line[..name_end];
+    let (labels, rest) = match line[name_end..].strip_prefix('{') {
+        Some(after) => parse_labels(after)?,
+        None => (BTreeMap::new(), &line[name_end..]),
     };
-    let (name, labels) = match head.split_once('{') {
-        Some((name, rest)) => (name, parse_labels(rest.strip_suffix('}')?)?),
-        None => (head, BTreeMap::new()),
-    };
-    let value = match value {
+    let value = match rest.split_whitespace().next()? {
         "+Inf" => f64::INFINITY,
         "-Inf" => f64::NEG_INFINITY,
         v => v.parse().ok()?,
@@ -70,10 +65,15 @@ fn parse_sample(line: &str) -> Option<Sample> {
     Some(Sample { name: name.to_owned(), labels, value })
 }
 
-/// `a="x",b="y"` with `\"`, `\\` and `\n` escapes.
-fn parse_labels(mut rest: &str) -> Option<BTreeMap<String, String>> {
+/// `a="x",b="y"}` with `\"`, `\\` and `\n` escapes (values may hold braces: route templates
+/// do); returns the labels and what follows the closing brace.
+fn parse_labels(mut rest: &str) -> Option<(BTreeMap<String, String>, &str)> {
     let mut labels = BTreeMap::new();
-    while !rest.is_empty() {
+    loop {
+        rest = rest.trim_start_matches([',', ' ']);
+        if let Some(after) = rest.strip_prefix('}') {
+            return Some((labels, after));
+        }
         let (key, after) = rest.split_once("=\"")?;
         let mut value = String::new();
         let mut chars = after.char_indices();
@@ -87,10 +87,9 @@ fn parse_labels(mut rest: &str) -> Option<BTreeMap<String, String>> {
                 (_, c) => value.push(c),
             }
         };
-        labels.insert(key.trim_start_matches(',').trim().to_owned(), value);
-        rest = after[end + 1..].trim_start_matches(',');
+        labels.insert(key.trim().to_owned(), value);
+        rest = &after[end + 1..];
     }
-    Some(labels)
 }
 
 /// The p`q` latency from cumulative histogram buckets (`le` → count), linearly interpolated
