@@ -232,7 +232,13 @@ async fn a_batch_applies_its_movements_in_order_and_each_event_once() {
     let beta_sand = other.product("AREIA", "80.00").await;
     let product: uuid::Uuid = sand.parse().unwrap();
     let movement = |tenant: uuid::Uuid, product: &str, kind: &str, qty: &str| {
-        EventEnvelope::new(tenant, "stock", product.parse().unwrap(), kind, json!({"product_id": product, "quantity": qty}))
+        EventEnvelope::new(
+            tenant,
+            "stock",
+            product.parse().unwrap(),
+            kind,
+            json!({"movement_id": uuid::Uuid::new_v4(), "product_id": product, "quantity": qty}),
+        )
     };
     let received = movement(s.tenant_id, &sand, "stock_received", "5");
     let sale = EventEnvelope::new(
@@ -240,7 +246,8 @@ async fn a_batch_applies_its_movements_in_order_and_each_event_once() {
         "order",
         uuid::Uuid::new_v4(),
         "sale_recorded",
-        json!({"order_id": uuid::Uuid::new_v4(), "delivered_at": null, "items": [{"product_id": product, "quantity": "8", "unit_price": "80.00", "total": "640.00"}]}),
+        json!({"order_id": uuid::Uuid::new_v4(), "number": "O-000001", "client_id": uuid::Uuid::new_v4(), "total": "640.00", "delivered_at": null, "site": null,
+               "items": [{"product_id": product, "quantity": "8", "unit_price": "80.00", "discount_percent": "0", "total": "640.00"}]}),
     );
     let restock = movement(s.tenant_id, &sand, "stock_received", "10");
     let beta = movement(other.tenant_id, &beta_sand, "stock_received", "4");

@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::Cached;
 use super::EngineError;
 use infra::db::Transaction;
+use infra::events::OrderStatusChanged;
 use infra::EventEnvelope;
 
 /// Region key: city plus the first five digits of the postal code (a CEP's sector).
@@ -22,9 +23,9 @@ pub fn region(city: Option<&str>, postal_code: Option<&str>) -> String {
     }
 }
 
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
+pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope, change: &OrderStatusChanged) -> Result<(), EngineError> {
     let tenant = event.tenant_id;
-    let order_id = event.aggregate_id;
+    let order_id = change.order_id;
     let row = tx
         .query_opt(
             "SELECT o.status, s.city, s.postal_code, s.address FROM orders o \

@@ -6,22 +6,20 @@
 //! an event can only ever touch its own tenant's files. Writing a variant twice writes the same
 //! bytes, so redeliveries are harmless.
 
+use infra::events::Event;
 use infra::files::{FileKey, FileStore, LocalDisk, Variant};
-use infra::EventEnvelope;
 use uuid::Uuid;
 
 use super::EngineError;
 
-pub async fn apply(files: &LocalDisk, event: &EventEnvelope) -> Result<(), EngineError> {
-    let tenant = event.tenant_id;
-    let jobs: Vec<(FileKey, Vec<(Variant, FileKey)>)> = match event.event_type.as_str() {
-        "product_image_uploaded" => {
-            let product =
-                event.payload["product_id"].as_str().and_then(|s| Uuid::parse_str(s).ok()).ok_or_else(|| EngineError::Payload("product_id missing".into()))?;
+pub async fn apply(files: &LocalDisk, tenant: Uuid, event: &Event) -> Result<(), EngineError> {
+    let jobs: Vec<(FileKey, Vec<(Variant, FileKey)>)> = match event {
+        Event::ProductImageUploaded(upload) => {
+            let product = upload.product_id;
             let variants = Variant::ALL.iter().map(|v| (*v, FileKey::product_variant(tenant, product, *v))).collect();
             vec![(FileKey::product_original(tenant, product), variants)]
         }
-        "logo_uploaded" => vec![(FileKey::logo_original(tenant), vec![(Variant::Card, FileKey::logo(tenant))])],
+        Event::LogoUploaded(_) => vec![(FileKey::logo_original(tenant), vec![(Variant::Card, FileKey::logo(tenant))])],
         _ => return Ok(()),
     };
     for (original, variants) in jobs {

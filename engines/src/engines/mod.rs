@@ -12,29 +12,9 @@ pub mod stock;
 pub mod supplier_price;
 
 use infra::db::Transaction;
+use infra::events::{Event, EventError, Parsed};
 use infra::files::LocalDisk;
 use infra::EventEnvelope;
-use serde::de::DeserializeOwned;
-
-/// The newest payload version these engines understand; newer events are skipped, not failed.
-pub const SUPPORTED_VERSION: i32 = 1;
-
-/// Every event type the vertical emits (others are unknown: skipped and logged).
-pub const KNOWN_EVENT_TYPES: &[&str] = &[
-    "quote_created",
-    "quote_sent",
-    "quote_approved",
-    "quote_converted",
-    "order_created",
-    "order_status_changed",
-    "sale_recorded",
-    "stock_received",
-    "stock_adjusted",
-    "supplier_price_changed",
-    "product_price_changed",
-    "product_image_uploaded",
-    "logo_uploaded",
-];
 
 /// Why applying an event failed.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +29,9 @@ pub enum EngineError {
     /// The payload cannot be what the event type promises: retrying will not help.
     #[error("bad payload: {0}")]
     Payload(String),
+    /// The same, found by [`Event::parse`].
+    #[error("bad payload: {0}")]
+    Event(#[from] EventError),
 }
 
 impl From<tokio_postgres::Error> for EngineError {
@@ -60,7 +43,7 @@ impl From<tokio_postgres::Error> for EngineError {
 impl EngineError {
     /// Permanent failures go to the dead-letter stream at once instead of being retried.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Payload(_))
+        matches!(self, Self::Payload(_) | Self::Event(_))
     }
 }
 
@@ -89,25 +72,32 @@ impl Engine {
         }
     }
 
-    pub fn handles(self, event_type: &str) -> bool {
+    pub fn handles(self, event: &Event) -> bool {
+        use Event::*;
         match self {
-            Self::Stock => matches!(event_type, "sale_recorded" | "stock_received" | "stock_adjusted"),
-            Self::Sales => event_type == "sale_recorded",
-            Self::Replenishment => matches!(event_type, "sale_recorded" | "stock_received" | "stock_adjusted" | "supplier_price_changed"),
-            Self::SupplierPrice => event_type == "supplier_price_changed",
-            Self::Delivery => event_type == "order_status_changed",
-            Self::Images => matches!(event_type, "product_image_uploaded" | "logo_uploaded"),
+            Self::Stock => matches!(event, SaleRecorded(_) | StockReceived(_) | StockAdjusted(_)),
+            Self::Sales => matches!(event, SaleRecorded(_)),
+            Self::Replenishment => matches!(event, SaleRecorded(_) | StockReceived(_) | StockAdjusted(_) | SupplierPriceChanged(_)),
+            Self::SupplierPrice => matches!(event, SupplierPriceChanged(_)),
+            Self::Delivery => matches!(event, OrderStatusChanged(_)),
+            Self::Images => matches!(event, ProductImageUploaded(_) | LogoUploaded(_)),
         }
     }
 
-    async fn apply(self, tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut Touched, files: &LocalDisk) -> Result<(), EngineError> {
-        match self {
-            Self::Stock => stock::apply(tx, event, touched).await,
-            Self::Sales => sales::apply(tx, event).await,
-            Self::Replenishment => replenishment::apply(event, touched).await,
-            Self::SupplierPrice => supplier_price::apply(tx, event).await,
-            Self::Delivery => delivery::apply(tx, event).await,
-            Self::Images => images::apply(files, event).await,
+    /// Applies `event` (the typed payload of `envelope`), which this engine [handles](Self::handles).
+    async fn apply(self, tx: &Transaction<'_>, envelope: &EventEnvelope, event: &Event, touched: &mut Touched, files: &LocalDisk) -> Result<(), EngineError> {
+        match (self, event) {
+            (Self::Stock, _) => stock::apply(tx, envelope, event, touched).await,
+            (Self::Sales, Event::SaleRecorded(sale)) => sales::apply(tx, envelope, sale).await,
+            (Self::Replenishment, _) => {
+                replenishment::apply(envelope.tenant_id, event, touched);
+                Ok(())
+            }
+            (Self::SupplierPrice, Event::SupplierPriceChanged(change)) => supplier_price::apply(tx, envelope.tenant_id, change).await,
+            (Self::Delivery, Event::OrderStatusChanged(change)) => delivery::apply(tx, envelope, change).await,
+            (Self::Images, _) => images::apply(files, envelope.tenant_id, event).await,
+            // Not an event this engine handles: nothing to do.
+            (Self::Sales | Self::SupplierPrice | Self::Delivery, _) => Ok(()),
         }
     }
 }
@@ -164,6 +154,14 @@ pub async fn process(pool: &deadpool_postgres::Pool, files: &LocalDisk, event: &
 /// are applied per tenant in three statements whatever their number, and derived figures are
 /// recomputed once per touched product.
 pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, events: &[EventEnvelope]) -> Result<Vec<Outcome>, EngineError> {
+    // Parsed once, before any database work: a malformed payload fails the batch at once.
+    let parsed: Vec<Option<Event>> = events
+        .iter()
+        .map(|e| match Event::parse(e)? {
+            Parsed::Known(event) => Ok(Some(event)),
+            Parsed::Skipped { .. } => Ok(None),
+        })
+        .collect::<Result<_, EngineError>>()?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
@@ -177,25 +175,23 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
 
     let mut outcomes = vec![Outcome::Skipped; events.len()];
     let mut claims: Vec<(usize, Engine)> = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        if event.version > SUPPORTED_VERSION || !KNOWN_EVENT_TYPES.contains(&event.event_type.as_str()) {
-            continue;
-        }
+    for (i, event) in parsed.iter().enumerate() {
+        let Some(event) = event else { continue };
         let before = claims.len();
-        claims.extend(ALL.into_iter().filter(|e| e.handles(&event.event_type)).map(|e| (i, e)));
+        claims.extend(ALL.into_iter().filter(|e| e.handles(event)).map(|e| (i, e)));
         outcomes[i] = if claims.len() == before { Outcome::Ignored } else { Outcome::Duplicate };
     }
     let (claimed, mut bound) = mark_all(&tx, &bind, &mark, events, &claims).await?;
 
     let mut touched = Touched::default();
     for (&(i, engine), _) in claims.iter().zip(&claimed).filter(|(_, &new)| new) {
-        let event = &events[i];
-        if bound != Some(event.tenant_id) {
+        let (envelope, Some(event)) = (&events[i], &parsed[i]) else { continue };
+        if bound != Some(envelope.tenant_id) {
             // Transaction-local, like every tenant transaction: row-level security follows it.
-            tx.execute(&bind, &[&event.tenant_id.to_string()]).await?;
-            bound = Some(event.tenant_id);
+            tx.execute(&bind, &[&envelope.tenant_id.to_string()]).await?;
+            bound = Some(envelope.tenant_id);
         }
-        crate::metrics::engine_step(engine.name(), engine.apply(&tx, event, &mut touched, files)).await?;
+        crate::metrics::engine_step(engine.name(), engine.apply(&tx, envelope, event, &mut touched, files)).await?;
         outcomes[i] = Outcome::Applied;
     }
     let mut rebind = |tenant: uuid::Uuid| {
@@ -300,9 +296,4 @@ impl Cached for Transaction<'_> {
         let stmt = self.prepare_cached(sql).await?;
         self.query(&stmt, params).await
     }
-}
-
-/// Reads a typed payload; a mismatch is a permanent error.
-pub fn payload<T: DeserializeOwned>(event: &EventEnvelope) -> Result<T, EngineError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| EngineError::Payload(format!("{} payload: {e}", event.event_type)))
 }

@@ -3,31 +3,27 @@
 //! A product back above its minimum loses its suggestion.
 
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::facts::ProductFacts;
-use super::stock::Sale;
 #[allow(unused_imports)]
 use super::Cached;
-use super::{payload, EngineError};
+use super::EngineError;
 use infra::db::Transaction;
-use infra::EventEnvelope;
+use infra::events::Event;
 
-#[derive(Deserialize)]
-struct ProductRef {
-    product_id: Uuid,
-}
-
-pub async fn apply(event: &EventEnvelope, touched: &mut super::Touched) -> Result<(), EngineError> {
-    let products: Vec<Uuid> = match event.event_type.as_str() {
-        "sale_recorded" => payload::<Sale>(event)?.items.iter().map(|i| i.product_id).collect(),
-        _ => vec![payload::<ProductRef>(event)?.product_id],
+/// Marks the products whose suggestion the event can change (recomputed once per batch).
+pub fn apply(tenant: Uuid, event: &Event, touched: &mut super::Touched) {
+    let products: Vec<Uuid> = match event {
+        Event::SaleRecorded(sale) => sale.items.iter().map(|i| i.product_id).collect(),
+        Event::StockReceived(m) => vec![m.product_id],
+        Event::StockAdjusted(m) => vec![m.product_id],
+        Event::SupplierPriceChanged(c) => vec![c.product_id],
+        _ => Vec::new(),
     };
     for product in products {
-        touched.replenishment(event.tenant_id, product);
+        touched.replenishment(tenant, product);
     }
-    Ok(())
 }
 
 /// Recomputes the product's suggestion (once per touched product per batch, after stock).

@@ -6,11 +6,12 @@
 use rust_decimal::{Decimal, RoundingStrategy};
 use uuid::Uuid;
 
-use super::stock::{record_sale_facts, Sale};
+use super::stock::record_sale_facts;
 #[allow(unused_imports)]
 use super::Cached;
-use super::{payload, EngineError};
+use super::EngineError;
 use infra::db::Transaction;
+use infra::events::SaleRecorded;
 use infra::EventEnvelope;
 
 /// Minimum frequency for a suggestion, in percent.
@@ -26,9 +27,8 @@ pub fn priority(frequency_percent: Decimal) -> &'static str {
     }
 }
 
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
-    let sale: Sale = payload(event)?;
-    record_sale_facts(tx, event.tenant_id, &sale, event.occurred_at).await?;
+pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope, sale: &SaleRecorded) -> Result<(), EngineError> {
+    record_sale_facts(tx, event.tenant_id, sale, event.occurred_at).await?;
     let products: Vec<Uuid> = sale.items.iter().map(|i| i.product_id).collect();
     let rows = tx
         .query(

@@ -5,63 +5,34 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::facts::ProductFacts;
 #[allow(unused_imports)]
 use super::Cached;
-use super::{payload, EngineError};
+use super::EngineError;
 use infra::db::Transaction;
+use infra::events::{Event, SaleRecorded};
 use infra::EventEnvelope;
 
-#[derive(Deserialize)]
-struct Movement {
-    product_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
-    quantity: Decimal,
-}
-
-#[derive(Deserialize)]
-pub struct SaleItem {
-    pub product_id: Uuid,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub quantity: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub unit_price: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub total: Decimal,
-}
-
-#[derive(Deserialize)]
-pub struct Sale {
-    pub order_id: Uuid,
-    pub delivered_at: Option<DateTime<Utc>>,
-    pub items: Vec<SaleItem>,
-}
-
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope, touched: &mut super::Touched) -> Result<(), EngineError> {
-    let tenant = event.tenant_id;
-    match event.event_type.as_str() {
-        "stock_received" | "stock_adjusted" => {
-            let m: Movement = payload(event)?;
-            touched.movement(tenant, m.product_id, m.quantity);
-            Ok(())
-        }
-        "sale_recorded" => {
-            let sale: Sale = payload(event)?;
-            record_sale_facts(tx, tenant, &sale, event.occurred_at).await?;
+pub async fn apply(tx: &Transaction<'_>, envelope: &EventEnvelope, event: &Event, touched: &mut super::Touched) -> Result<(), EngineError> {
+    let tenant = envelope.tenant_id;
+    match event {
+        Event::StockReceived(m) => touched.movement(tenant, m.product_id, m.quantity),
+        Event::StockAdjusted(m) => touched.movement(tenant, m.product_id, m.quantity),
+        Event::SaleRecorded(sale) => {
+            record_sale_facts(tx, tenant, sale, envelope.occurred_at).await?;
             for item in &sale.items {
                 touched.movement(tenant, item.product_id, -item.quantity);
             }
-            Ok(())
         }
-        _ => Ok(()),
+        _ => {}
     }
+    Ok(())
 }
 
 /// One row per product of a delivered order (idempotent: several engines call it).
-pub async fn record_sale_facts(tx: &Transaction<'_>, tenant: Uuid, sale: &Sale, occurred_at: DateTime<Utc>) -> Result<(), EngineError> {
+pub async fn record_sale_facts(tx: &Transaction<'_>, tenant: Uuid, sale: &SaleRecorded, occurred_at: DateTime<Utc>) -> Result<(), EngineError> {
     let sold_at = sale.delivered_at.unwrap_or(occurred_at);
     for item in &sale.items {
         tx.exec(

@@ -3,24 +3,13 @@
 //! current price for the product (naming that alternative).
 
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Deserialize;
 use uuid::Uuid;
 
 #[allow(unused_imports)]
 use super::Cached;
-use super::{payload, EngineError};
+use super::EngineError;
 use infra::db::Transaction;
-use infra::EventEnvelope;
-
-#[derive(Deserialize)]
-struct PriceChange {
-    supplier_id: Uuid,
-    product_id: Uuid,
-    #[serde(default, with = "rust_decimal::serde::str_option")]
-    old_price: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
-    new_price: Decimal,
-}
+use infra::events::SupplierPriceChanged;
 
 /// Percentage by which `new` exceeds `base`, to cents of a percent.
 pub fn increase_percent(base: Decimal, new: Decimal) -> Decimal {
@@ -29,9 +18,7 @@ pub fn increase_percent(base: Decimal, new: Decimal) -> Decimal {
     p
 }
 
-pub async fn apply(tx: &Transaction<'_>, event: &EventEnvelope) -> Result<(), EngineError> {
-    let c: PriceChange = payload(event)?;
-    let tenant = event.tenant_id;
+pub async fn apply(tx: &Transaction<'_>, tenant: Uuid, c: &SupplierPriceChanged) -> Result<(), EngineError> {
     if let Some(old) = c.old_price.filter(|o| *o > Decimal::ZERO) {
         if c.new_price * Decimal::from(10) >= old * Decimal::from(11) {
             tx.exec(

@@ -29,8 +29,14 @@ pub struct LineItem {
 impl LineItem {
     /// The line as events carry it.
     pub fn to_event(&self) -> infra::events::LineItem {
-        PricedItem { product_id: self.product_id, quantity: self.quantity, unit_price: self.unit_price, discount_percent: self.discount_percent, total: self.total }
-            .to_event()
+        PricedItem {
+            product_id: self.product_id,
+            quantity: self.quantity,
+            unit_price: self.unit_price,
+            discount_percent: self.discount_percent,
+            total: self.total,
+        }
+        .to_event()
     }
 }
 
