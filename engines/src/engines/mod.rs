@@ -164,7 +164,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
         .collect::<Result<_, EngineError>>()?;
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let bind = tx.prepare_cached("SELECT set_config('app.tenant_id', $1, true)").await?;
+    let bind = tx.prepare_cached(infra::db::BIND_TENANT_SQL).await?;
     let mark = tx
         .prepare_cached(
             "INSERT INTO processed_events (tenant_id, engine, event_id) \
