@@ -19,6 +19,8 @@ if [ ! -x "$tools/schemathesis/bin/st" ]; then
   "$tools/schemathesis/bin/pip" install -q --disable-pip-version-check "schemathesis==4.32.5"
 fi
 export BASECOMMERCE_SCHEMATHESIS="$tools/schemathesis/bin/st"
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
 echo "==> cargo test (target: ${CARGO_TARGET_DIR:-$repo/target})"
 appliance=0
 if [ $# -eq 0 ]; then set -- --workspace; appliance=1; fi

@@ -421,6 +421,9 @@ async fn quote_rules_send_needs_items_approve_needs_validity_cancel_not_after_co
         app.call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "individual", "name": "Ana", "document": "123.456.789-00"}))).await;
     let (s, _) = app.call(Method::DELETE, "acme", &shop.seller, &format!("/api/v1/clients/{}", fresh["id"].as_str().unwrap()), None).await;
     assert_eq!(s, StatusCode::NO_CONTENT);
+    // Deleted means gone (products and suppliers, which DELETE only deactivates, stay readable).
+    let (s, _) = app.call(Method::GET, "acme", &shop.seller, &format!("/api/v1/clients/{}", fresh["id"].as_str().unwrap()), None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, e) = app
         .call(Method::POST, "acme", &shop.seller, "/api/v1/clients", Some(json!({"kind": "company", "name": "Dup", "document": "12.345.678/0001-90"})))
         .await;

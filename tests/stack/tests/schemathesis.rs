@@ -35,8 +35,13 @@ async fn fuzzed_requests_never_get_a_server_error_and_responses_match_the_schema
         // "schema-valid data is accepted" (the API validates more than a JSON schema says:
         // opaque cursors, check-digit documents, positive quantities — a 4xx is wanted there)
         // and "schema-invalid data is rejected" (an empty query filter such as `client_id=`
-        // means "no filter", as HTML forms submit empty fields).
-        .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection"])
+        // means "no filter", as HTML forms submit empty fields). And "deleted resource still
+        // available" (use_after_free): `DELETE /products/{id}` and `/suppliers/{id}` deactivate,
+        // as the API documents — quotes, orders and price history keep pointing at them, so a
+        // GET must still find them (the fuzzer reached that path once it learnt product ids
+        // from `GET /stock`). Clients and sites, which DELETE really removes, 404 afterwards
+        // (asserted in vertical/tests/construction.rs).
+        .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance,negative_data_rejection,use_after_free"])
         .args(["--max-examples", &examples, "--seed", "20261122", "--workers", "2", "--request-timeout", "10"])
         .args(["--header", &format!("Authorization: Bearer {}", a.token)])
         .args(["--header", &format!("x-basecommerce-edge: {edge}")])
