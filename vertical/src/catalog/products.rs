@@ -170,7 +170,7 @@ pub async fn update(tx: &TenantTx, who: &Principal, id: Uuid, changes: ProductCh
     let mut patch = Patch::new();
     patch.set("code", c.code.as_deref().map(code).transpose()?);
     patch.set("name", c.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?);
-    patch.set("description", c.description.into_change().map(|v| validate::opt_text("description", v.as_deref(), 2000)).transpose()?);
+    patch.set("description", validate::opt_text_change("description", c.description, 2000)?);
     patch.set("unit", c.unit.map(Unit::as_str));
     patch.set("base_price", new_price);
     patch.set("active", c.active);

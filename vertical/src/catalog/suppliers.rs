@@ -154,9 +154,9 @@ pub async fn update(tx: &TenantTx, who: &Principal, id: Uuid, changes: SupplierC
     let c = changes;
     let mut patch = Patch::new();
     patch.set("name", c.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?);
-    patch.set("document", c.document.into_change().map(|v| validate::opt_text("document", v.as_deref(), DOCUMENT_MAX)).transpose()?);
-    patch.set("email", c.email.into_change().map(|v| validate::opt_email("email", v.as_deref())).transpose()?);
-    patch.set("phone", c.phone.into_change().map(|v| validate::opt_text("phone", v.as_deref(), PHONE_MAX)).transpose()?);
+    patch.set("document", validate::opt_text_change("document", c.document, DOCUMENT_MAX)?);
+    patch.set("email", validate::opt_email_change("email", c.email)?);
+    patch.set("phone", validate::opt_text_change("phone", c.phone, PHONE_MAX)?);
     patch.set("lead_time_days", c.lead_time_days.map(lead_time).transpose()?);
     patch.set("active", c.active);
     let row = patch.apply(tx, "suppliers", id, COLUMNS).await?.ok_or_else(|| DomainError::not_found("supplier"))?;

@@ -22,15 +22,6 @@ impl<T> Nullable<T> {
             Self::Set(v) => Some(Some(v)),
         }
     }
-
-    /// Validates/transforms a value being set (`Clear` and `Leave` pass through).
-    pub fn try_map<U, E>(self, f: impl FnOnce(T) -> Result<U, E>) -> Result<Nullable<U>, E> {
-        Ok(match self {
-            Self::Leave => Nullable::Leave,
-            Self::Clear => Nullable::Clear,
-            Self::Set(v) => Nullable::Set(f(v)?),
-        })
-    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Nullable<T> {

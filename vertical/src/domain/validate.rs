@@ -28,6 +28,17 @@ pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> DomainResult<Op
     }
 }
 
+/// A PATCH change of an optional text field, validated: `None` leaves it, `Some(None)` clears
+/// it (as does an empty string), `Some(Some(v))` sets it.
+pub fn opt_text_change(field: &str, change: crate::domain::Nullable<String>, max: usize) -> DomainResult<Option<Option<String>>> {
+    change.into_change().map(|v| opt_text(field, v.as_deref(), max)).transpose()
+}
+
+/// A PATCH change of an optional e-mail, validated like [`opt_email`].
+pub fn opt_email_change(field: &str, change: crate::domain::Nullable<String>) -> DomainResult<Option<Option<String>>> {
+    change.into_change().map(|v| opt_email(field, v.as_deref())).transpose()
+}
+
 /// Optional e-mail, lower-cased.
 pub fn opt_email(field: &str, value: Option<&str>) -> DomainResult<Option<String>> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {

@@ -128,11 +128,6 @@ fn document(v: &str) -> DomainResult<String> {
 const PHONE_MAX: usize = 40;
 const NOTES_MAX: usize = 2000;
 
-/// An optional text change validated (a cleared or left field passes).
-fn text_change(field: &str, v: Nullable<String>, max: usize) -> DomainResult<Option<Option<String>>> {
-    v.into_change().map(|v| validate::opt_text(field, v.as_deref(), max)).transpose()
-}
-
 pub async fn list(tx: &TenantTx, filter: &ClientFilter, page: &PageRequest) -> DomainResult<Page<Client>> {
     let (t, id) = page.keyset();
     let sql = format!(
@@ -174,14 +169,14 @@ pub async fn update(tx: &TenantTx, id: Uuid, changes: ClientChanges) -> DomainRe
     patch.set("kind", c.kind.map(ClientKind::as_str));
     patch.set("name", c.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?);
     patch.set("document", c.document.as_deref().map(document).transpose()?);
-    patch.set("email", c.email.into_change().map(|v| validate::opt_email("email", v.as_deref())).transpose()?);
-    patch.set("phone", text_change("phone", c.phone, PHONE_MAX)?);
+    patch.set("email", validate::opt_email_change("email", c.email)?);
+    patch.set("phone", validate::opt_text_change("phone", c.phone, PHONE_MAX)?);
     let [a, ci, s, p] = Address::FIELDS;
-    patch.set(a.0, text_change(a.0, c.address, a.1)?);
-    patch.set(ci.0, text_change(ci.0, c.city, ci.1)?);
-    patch.set(s.0, text_change(s.0, c.state, s.1)?);
-    patch.set(p.0, text_change(p.0, c.postal_code, p.1)?);
-    patch.set("notes", text_change("notes", c.notes, NOTES_MAX)?);
+    patch.set(a.0, validate::opt_text_change(a.0, c.address, a.1)?);
+    patch.set(ci.0, validate::opt_text_change(ci.0, c.city, ci.1)?);
+    patch.set(s.0, validate::opt_text_change(s.0, c.state, s.1)?);
+    patch.set(p.0, validate::opt_text_change(p.0, c.postal_code, p.1)?);
+    patch.set("notes", validate::opt_text_change("notes", c.notes, NOTES_MAX)?);
     let row = patch.apply(tx, "clients", id, COLUMNS).await?.ok_or_else(|| DomainError::not_found("client"))?;
     Ok(from_row(&row))
 }

@@ -100,7 +100,7 @@ pub async fn update(tx: &TenantTx, id: Uuid, changes: SiteChanges) -> DomainResu
     patch.set("name", c.name.as_deref().map(|v| validate::text("name", v, 200)).transpose()?);
     patch.set("active", c.active);
     for ((field, max), v) in Address::FIELDS.into_iter().zip([c.address, c.city, c.state, c.postal_code]) {
-        patch.set(field, v.into_change().map(|v| validate::opt_text(field, v.as_deref(), max)).transpose()?);
+        patch.set(field, validate::opt_text_change(field, v, max)?);
     }
     let row = patch.apply(tx, "sites", id, COLUMNS).await?.ok_or_else(|| DomainError::not_found("site"))?;
     Ok(from_row(&row))

@@ -193,7 +193,7 @@ pub async fn from_quote(tx: &TenantTx, quote_id: Uuid) -> DomainResult<Conversio
 /// Moves an order along its allowed transitions and/or edits its notes. Asking for the status
 /// it already has changes nothing and emits nothing.
 pub async fn update(tx: &TenantTx, id: Uuid, changes: OrderChanges) -> DomainResult<Order> {
-    let notes = changes.notes.into_change().map(|n| validate::opt_text("notes", n.as_deref(), 2000)).transpose()?;
+    let notes = validate::opt_text_change("notes", changes.notes, 2000)?;
     let tenant_id = tx.tenant_id();
     let row = tx
         .query_opt("SELECT status, sale_recorded_at IS NOT NULL, number FROM orders WHERE id = $1 AND tenant_id = $2 FOR UPDATE", &[&id, &tenant_id])

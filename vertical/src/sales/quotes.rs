@@ -164,27 +164,6 @@ pub struct ItemInput {
     pub discount_percent: Option<Decimal>,
 }
 
-impl ItemInput {
-    /// The line as it is stored, for editing a draft (its price and discount kept).
-    pub fn from_line(l: &LineItem) -> Self {
-        Self { product_id: l.product_id, quantity: l.quantity, unit_price: Some(l.unit_price), discount_percent: Some(l.discount_percent) }
-    }
-}
-
-impl QuoteInput {
-    /// A stored quote's fields and lines, to change and put back (`replace`).
-    pub fn from_quote(q: &Quote) -> Self {
-        Self {
-            client_id: q.client_id,
-            site_id: q.site_id,
-            discount_percent: Some(q.discount_percent),
-            valid_days: Some(q.valid_days),
-            notes: q.notes.clone(),
-            items: q.items.iter().map(ItemInput::from_line).collect(),
-        }
-    }
-}
-
 /// Which quotes to list.
 #[derive(Debug, Default)]
 pub struct QuoteFilter {

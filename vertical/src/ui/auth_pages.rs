@@ -4,7 +4,7 @@
 use http::StatusCode;
 use maud::html;
 
-use crate::auth::principal::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::auth::principal::REFRESH_COOKIE;
 use crate::auth::sessions;
 use crate::domain::tenant::Tenant;
 use crate::error::ApiError;
@@ -134,8 +134,6 @@ fn set_cookies(resp: &mut HttpResponse, cookies: &[String]) {
 }
 
 fn clear_session(state: &AppState, resp: &mut HttpResponse) {
-    let secure = if state.settings.vertical.secure_cookies { "; Secure" } else { "" };
-    session::set_cookie(resp, &format!("{ACCESS_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}"));
-    session::set_cookie(resp, &format!("{REFRESH_COOKIE}=; Path=/auth; Max-Age=0; HttpOnly; SameSite=Strict{secure}"));
+    set_cookies(resp, &sessions::cleared_cookies(state));
     session::set_cookie(resp, &session::cookie(state, NONCE_COOKIE, "", 0));
 }
