@@ -16,7 +16,7 @@ if [ "$profile" = test ]; then
   have_cmd pebble || need+=(pebble)   # real ACME server (+ pebble-challtestsrv) for the proxy's ACME tests
   have_cmd promtool || need+=(prometheus)   # promtool: the alert rules and their unit tests (tests/stack/tests/monitoring.rs)
   python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3 python3-venv)   # schemathesis venv
-  # Browser tests of the tenant UI (proxy/tests/browser.rs) drive real headless Chromium.
+  # Browser tests of the tenant UI (tests/stack/tests/browser.rs) drive real headless Chromium.
   have_cmd chromium || need+=(chromium)
   have_cmd chromedriver || need+=(chromium-driver)
   # The appliance test boots Debian in systemd-nspawn (as root only).

@@ -5,6 +5,7 @@
 pub mod bus;
 pub mod config;
 pub mod db;
+pub mod edge;
 pub mod events;
 pub mod files;
 pub mod health;

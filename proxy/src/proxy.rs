@@ -28,19 +28,16 @@ use crate::ratelimit::Limits;
 use crate::tenants::{TenantResolver, TenantState};
 use infra::TenantSlug;
 
-/// Header carrying the shared edge secret to the vertical.
-pub const EDGE_SECRET_HEADER: &str = "x-basecommerce-edge";
-
 /// Header names and fixed values parsed once, not on every request (parsing names showed up
 /// in the edge's callgrind profile).
 mod hdr {
     use http::{HeaderName, HeaderValue};
-    pub const TENANT_SLUG: HeaderName = HeaderName::from_static("x-tenant-slug");
-    pub const EDGE_SECRET: HeaderName = HeaderName::from_static(super::EDGE_SECRET_HEADER);
+    pub const TENANT_SLUG: HeaderName = HeaderName::from_static(infra::edge::TENANT_SLUG_HEADER);
+    pub const EDGE_SECRET: HeaderName = HeaderName::from_static(infra::edge::EDGE_SECRET_HEADER);
     pub const FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
     pub const FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
     pub const FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
-    pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub const REQUEST_ID: HeaderName = HeaderName::from_static(infra::edge::REQUEST_ID_HEADER);
     pub const REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
     /// Headers a client must never be able to set on the vertical's side.
     pub const SPOOFABLE: [HeaderName; 7] = [TENANT_SLUG, EDGE_SECRET, FORWARDED_FOR, FORWARDED_PROTO, FORWARDED_HOST, REAL_IP, http::header::FORWARDED];

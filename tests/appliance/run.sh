@@ -36,7 +36,7 @@ if [ -n "${BASECOMMERCE_APPLIANCE_BIN:-}" ]; then
   bin=$BASECOMMERCE_APPLIANCE_BIN
 else
   say "building the binaries (cargo --profile appliance)"
-  (cd "$repo" && cargo build --locked --profile appliance --bins -p basecommerce-vertical -p basecommerce-proxy -p basecommerce-engines)
+  (cd "$repo" && cargo build --locked --profile appliance --bins -p basecommerce-vertical -p basecommerce-admin -p basecommerce-proxy -p basecommerce-engines)
   bin="${CARGO_TARGET_DIR:-$repo/target}/appliance"
 fi
 for b in basecommerce basecommerce-vertical basecommerce-proxy basecommerce-engines; do

@@ -9,10 +9,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::http::Req;
 use crate::state::AppState;
 
-/// Header the proxy sets with the shared `edge.secret`.
-pub const EDGE_SECRET_HEADER: &str = "x-basecommerce-edge";
-/// Header the proxy sets with the tenant resolved from the host.
-pub const TENANT_HEADER: &str = "x-tenant-slug";
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 
 /// Refuses (403) a request that did not come through the proxy. Digests are compared, so the
 /// comparison is constant-time and leaks neither content nor length.
@@ -38,7 +35,7 @@ pub async fn resolve_tenant(state: &AppState, req: &Req) -> ApiResult<Tenant> {
 
 /// [`resolve_tenant`] on the request's headers alone (before its body is read).
 pub async fn resolve_tenant_in(state: &AppState, headers: &http::HeaderMap) -> ApiResult<Tenant> {
-    let raw = headers.get(TENANT_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::not_found("tenant"))?;
+    let raw = headers.get(TENANT_SLUG_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(|| ApiError::not_found("tenant"))?;
     let slug = infra::TenantSlug::parse(raw).map_err(|_| ApiError::not_found("tenant"))?;
     let cached = state.tenants.as_ref().and_then(|c| c.get(slug.as_str()));
     let tenant = match cached {

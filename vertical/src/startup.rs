@@ -185,7 +185,7 @@ async fn connect_redis(url: infra::Secret, cell: Arc<OnceCell<redis::aio::Connec
 /// logs); anything else is replaced.
 fn request_id(req: &Request<Incoming>) -> String {
     req.headers()
-        .get("x-request-id")
+        .get(infra::edge::REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
         .map(str::to_owned)
@@ -212,7 +212,7 @@ async fn serve(state: Arc<AppState>, req: Request<Incoming>) -> HttpResponse {
             },
         };
         if let Ok(v) = HeaderValue::from_str(&request_id) {
-            resp.headers_mut().insert("x-request-id", v);
+            resp.headers_mut().insert(infra::edge::REQUEST_ID_HEADER, v);
         }
         let status = resp.status();
         state.metrics.observe_request(&method, &path, status, started.elapsed());

@@ -1,10 +1,8 @@
 //! Login, refresh rotation and reuse revocation, logout, lockout, cross-tenant tokens.
 
-mod common;
-
-use common::{TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use stack::{TestApp, PASSWORD};
 
 #[tokio::test]
 async fn login_returns_tokens_and_cookies_and_me_works_with_either() {

@@ -2,14 +2,12 @@
 //! with exact totals, idempotent conversion under concurrency, gap-free numbering, tenant
 //! isolation, outbox events, and bad input.
 
-mod common;
-
 use std::collections::HashSet;
 
 use basecommerce_vertical::domain::user::Role;
-use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use stack::TestApp;
 
 /// A tenant with an admin and a seller token, a client with a site, and two products.
 struct Shop {

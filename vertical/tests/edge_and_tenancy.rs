@@ -1,11 +1,10 @@
 //! The trust boundary (edge secret, tenant header), tenant status, health, request hygiene, and
 //! row-level security proven directly in the database.
 
-mod common;
-
-use common::{connect, TestApp};
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use stack::{connect, TestApp};
 
 #[tokio::test]
 async fn health_is_open_and_everything_else_needs_the_edge_secret() {
@@ -27,13 +26,13 @@ async fn health_is_open_and_everything_else_needs_the_edge_secret() {
     }
     assert_eq!(ready["status"], "ready", "{ready}");
 
-    let no_secret = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").send().await.unwrap();
+    let no_secret = app.http.get(app.url("/tenant.json")).header(TENANT_SLUG_HEADER, "acme").send().await.unwrap();
     assert_eq!(no_secret.status(), StatusCode::FORBIDDEN);
     let body: Value = no_secret.json().await.unwrap();
     assert_eq!(body["error"]["code"], "edge_required");
-    let wrong = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").header("x-basecommerce-edge", "x".repeat(64)).send().await.unwrap();
+    let wrong = app.http.get(app.url("/tenant.json")).header(TENANT_SLUG_HEADER, "acme").header(EDGE_SECRET_HEADER, "x".repeat(64)).send().await.unwrap();
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let empty = app.http.get(app.url("/tenant.json")).header("x-tenant-slug", "acme").header("x-basecommerce-edge", "").send().await.unwrap();
+    let empty = app.http.get(app.url("/tenant.json")).header(TENANT_SLUG_HEADER, "acme").header(EDGE_SECRET_HEADER, "").send().await.unwrap();
     assert_eq!(empty.status(), StatusCode::FORBIDDEN);
 
     let ok = app.req(Method::GET, "acme", "/tenant.json").send().await.unwrap();
@@ -77,7 +76,7 @@ async fn unknown_invalid_and_suspended_tenants_are_refused() {
         let resp = app.req(Method::GET, slug, "/tenant.json").send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{slug}");
     }
-    let resp = app.http.get(app.url("/tenant.json")).header("x-basecommerce-edge", &app.edge_secret).send().await.unwrap();
+    let resp = app.http.get(app.url("/tenant.json")).header(EDGE_SECRET_HEADER, &app.edge_secret).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NOT_FOUND, "no tenant header");
 
     // The tenant row is cached (vertical.tenant_cache_ttl_ms); the admin's announcement on
@@ -91,7 +90,7 @@ async fn unknown_invalid_and_suspended_tenants_are_refused() {
         assert_eq!(s, StatusCode::FORBIDDEN, "{path}: {body}");
         assert_eq!(body["error"]["code"], "tenant_suspended");
     }
-    let (s, _) = app.login_raw("acme", &t.admin_email, common::PASSWORD).await;
+    let (s, _) = app.login_raw("acme", &t.admin_email, stack::PASSWORD).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 
     app.admin().set_status(&"acme".parse().unwrap(), basecommerce_vertical::domain::tenant::TenantStatus::Active).await.unwrap();

@@ -1,13 +1,12 @@
 //! Issue 15: attacks that used to work against the vertical, each sent for real.
 
-mod common;
-
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use std::time::Duration;
 
 use basecommerce_vertical::startup::Application;
-use common::{TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use stack::{TestApp, PASSWORD};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Finding 1: the edge's login budget keyed on the exact path while routing trimmed slashes,
@@ -39,8 +38,8 @@ async fn deactivation_and_demotion_take_effect_on_the_next_request_on_every_vert
     let on_other = |path: &str, token: &str| {
         app.http
             .get(format!("http://{other_addr}{path}"))
-            .header("x-basecommerce-edge", &app.edge_secret)
-            .header("x-tenant-slug", "acme")
+            .header(EDGE_SECRET_HEADER, &app.edge_secret)
+            .header(TENANT_SLUG_HEADER, "acme")
             .bearer_auth(token)
             .send()
     };

@@ -1,12 +1,10 @@
 //! The service layer's own guarantees: a tenant transaction dropped half-way leaves nothing
 //! behind on its pooled connection, and a tenant never loses its last active admin.
 
-mod common;
-
 use basecommerce_vertical::domain::user::Role;
-use common::{TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use stack::{TestApp, PASSWORD};
 
 /// Active admins of a tenant, counted through the application role under row-level security.
 async fn active_admins(app: &TestApp, tenant_id: uuid::Uuid) -> i64 {

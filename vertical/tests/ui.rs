@@ -1,14 +1,12 @@
 //! The browser UI over HTTP without a browser: sessions, CSRF, validation messages with input
 //! kept, flash confirmations, the quote flow's totals, roles, tenant isolation, asset caching.
-//! (`proxy/tests/browser.rs` drives the same pages in real Chromium behind the proxy.)
-
-mod common;
+//! (`tests/stack/tests/browser.rs` drives the same pages in real Chromium behind the proxy.)
 
 use std::collections::HashMap;
 
 use basecommerce_vertical::domain::user::Role;
-use common::{TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
+use stack::{TestApp, PASSWORD};
 
 /// A minimal browser: a cookie jar, redirects followed by hand, the last page's CSRF token.
 struct Browser<'a> {

@@ -1,19 +1,27 @@
-//! A whole backend for cross-service tests: a migrated database, a running vertical on port 0,
-//! tenants created like the admin CLI does, settings for the engines with a stream of their
-//! own (so tests sharing one Redis never see each other's events), and a small API client.
+//! The one test support of the workspace, on the hermetic harness (real PostgreSQL and Redis):
+//! [`TestApp`], a running vertical with calls per tenant for the vertical's and the CLI's tests,
+//! and [`Stack`], the same plus settings for the engines with a stream of their own (so tests
+//! sharing one Redis never see each other's events) and an API [`Session`] per tenant, for
+//! whole-system tests.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use basecommerce_vertical::admin::Admin;
+use admin::Admin;
 use basecommerce_vertical::domain::user::{Email, NewPassword};
 use basecommerce_vertical::startup::Application;
 use harness::{Services, TestDatabase};
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use infra::{Secret, Settings, TenantSlug};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+mod app;
+
+pub use app::{TestApp, TestTenant};
+
+/// Every test user's password.
 pub const PASSWORD: &str = "correct horse battery";
 
 pub fn random_hex(bytes: usize) -> String {
@@ -21,6 +29,35 @@ pub fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut b);
     hex::encode(b)
+}
+
+/// Settings a test vertical runs with (and the CLI, through `migrate_url`): the given servers,
+/// fresh secrets, port 0, files in a directory of its own.
+pub fn test_settings_on(services: &Services, db: &TestDatabase) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = Some(Secret::new(db.app_url.clone()));
+    s.database.migrate_url = Some(Secret::new(db.owner_url.clone()));
+    s.database.pool_size = 8;
+    s.redis.url = Some(Secret::new(services.redis_url()));
+    s.auth.jwt_secret = Some(Secret::new(random_hex(32)));
+    s.edge.secret = Some(Secret::new(random_hex(32)));
+    s.vertical.listen = "127.0.0.1:0".parse().unwrap();
+    s.vertical.secure_cookies = false;
+    s.files.dir = std::env::temp_dir().join(format!("bc-files-{}", random_hex(8)));
+    s.validate().expect("test settings are valid");
+    s
+}
+
+/// [`test_settings_on`] the binary's shared servers.
+pub fn test_settings(db: &TestDatabase) -> Settings {
+    test_settings_on(harness::services(), db)
+}
+
+/// A client connection (no TLS) to a test database.
+pub async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
 }
 
 /// A vertical plus the settings every service of the test shares.
@@ -45,16 +82,8 @@ impl Stack {
         infra::telemetry::install_crypto_provider();
         let db = services.create_database();
         let tag = uuid::Uuid::new_v4().simple().to_string();
-        let mut s = Settings::default();
-        s.database.url = Some(Secret::new(db.app_url.clone()));
-        s.database.migrate_url = Some(Secret::new(db.owner_url.clone()));
-        s.database.pool_size = 8;
+        let mut s = test_settings_on(services, &db);
         s.engines.database_url = Some(Secret::new(db.engines_url.clone()));
-        s.redis.url = Some(Secret::new(services.redis_url()));
-        s.auth.jwt_secret = Some(Secret::new(random_hex(32)));
-        s.edge.secret = Some(Secret::new(random_hex(32)));
-        s.vertical.listen = "127.0.0.1:0".parse().unwrap();
-        s.vertical.secure_cookies = false;
         s.vertical.metrics_listen = "127.0.0.1:0".parse().unwrap();
         s.engines.stream = format!("events:{tag}");
         s.engines.dlq_stream = format!("dlq:{tag}");
@@ -62,7 +91,6 @@ impl Stack {
         s.engines.poll_interval_ms = 200;
         s.engines.worker_health_listen = "127.0.0.1:0".parse().unwrap();
         s.engines.relay_health_listen = "127.0.0.1:0".parse().unwrap();
-        s.files.dir = std::env::temp_dir().join(format!("bc-files-{tag}"));
         s.validate().expect("valid test settings");
         Admin::new(s.clone()).unwrap().migrate().await.expect("migrations");
         let app = Application::build(s.clone()).await.expect("vertical builds");
@@ -100,9 +128,7 @@ impl Stack {
 
     /// Superuser connection to the test database (sees every tenant's rows).
     pub async fn superuser(&self) -> tokio_postgres::Client {
-        let (client, conn) = tokio_postgres::connect(&self.db.superuser_url, tokio_postgres::NoTls).await.unwrap();
-        tokio::spawn(conn);
-        client
+        connect(&self.db.superuser_url).await
     }
 
     /// Environment that configures a `basecommerce-*` process exactly like these settings.
@@ -141,7 +167,7 @@ pub struct Session {
 
 impl Session {
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base)).header("x-basecommerce-edge", &self.edge).header("x-tenant-slug", &self.slug);
+        let mut rb = self.http.request(method, format!("{}{path}", self.base)).header(EDGE_SECRET_HEADER, &self.edge).header(TENANT_SLUG_HEADER, &self.slug);
         if !self.token.is_empty() {
             rb = rb.bearer_auth(&self.token);
         }
@@ -159,8 +185,8 @@ impl Session {
         let resp = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .header("x-basecommerce-edge", &self.edge)
-            .header("x-tenant-slug", &self.slug)
+            .header(EDGE_SECRET_HEADER, &self.edge)
+            .header(TENANT_SLUG_HEADER, &self.slug)
             .bearer_auth(&self.token)
             .header("content-type", content_type)
             .body(body)
@@ -173,7 +199,7 @@ impl Session {
 
     /// A GET of raw bytes: status, content type, body.
     pub async fn get_bytes(&self, path: &str, token: Option<&str>) -> (StatusCode, String, Vec<u8>) {
-        let mut rb = self.http.get(format!("{}{path}", self.base)).header("x-basecommerce-edge", &self.edge).header("x-tenant-slug", &self.slug);
+        let mut rb = self.http.get(format!("{}{path}", self.base)).header(EDGE_SECRET_HEADER, &self.edge).header(TENANT_SLUG_HEADER, &self.slug);
         if let Some(t) = token {
             rb = rb.bearer_auth(t);
         }

@@ -6,6 +6,7 @@
 //! The real vertical binary runs pinned to one CPU (`taskset`), so it has exactly one hashing
 //! thread and the bound below does not depend on the machine's core count.
 
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -37,8 +38,8 @@ async fn a_burst_of_logins_leaves_the_verticals_memory_where_it_was() {
         async move {
             let r = http
                 .post(format!("http://{addr}/auth/login"))
-                .header("x-basecommerce-edge", edge)
-                .header("x-tenant-slug", "acme")
+                .header(EDGE_SECRET_HEADER, edge)
+                .header(TENANT_SLUG_HEADER, "acme")
                 .json(&serde_json::json!({"email": "admin@acme.test", "password": PASSWORD}))
                 .send()
                 .await

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use basecommerce_vertical::status::Scrape;
+use admin::status::Scrape;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stack::{eventually, workspace_binary, Stack};
@@ -265,7 +265,7 @@ async fn every_service_exports_the_series_that_alerts_and_dashboard_use_after_re
     assert!(proxy.sum("basecommerce_proxy_requests_total", &[("tenant", "acme"), ("status", "200")]) >= 1.0);
 
     // Every name the dashboard and the alert rules read is exported. The certificate series
-    // exist once the edge's ACME client serves a certificate (proxy/tests/acme.rs); they must
+    // exist once the edge's ACME client serves a certificate (tests/stack/tests/acme.rs); they must
     // at least be the proxy's registered names.
     let exported: BTreeSet<String> =
         [&vertical, &worker, &relay_scrape, &proxy].iter().flat_map(|s| s.names().into_iter().map(str::to_owned)).collect::<BTreeSet<_>>();

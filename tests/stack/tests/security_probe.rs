@@ -12,6 +12,7 @@
 //!
 //! Every probe is listed in a Markdown report (`$CARGO_TARGET_TMPDIR/security-probe.md`).
 
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -125,9 +126,9 @@ struct Probe<'a> {
 
 impl Probe<'_> {
     async fn send(&self, method: &Method, path: &str, body: Option<&Value>) -> (u16, String) {
-        let mut rb = self.stack.http.request(method.clone(), format!("http://{}{path}", self.stack.vertical)).header("x-tenant-slug", self.slug);
+        let mut rb = self.stack.http.request(method.clone(), format!("http://{}{path}", self.stack.vertical)).header(TENANT_SLUG_HEADER, self.slug);
         if let Some(e) = &self.edge {
-            rb = rb.header("x-basecommerce-edge", e);
+            rb = rb.header(EDGE_SECRET_HEADER, e);
         }
         if let Some(t) = &self.token {
             rb = rb.bearer_auth(t).header("x-requested-with", "probe");
@@ -178,8 +179,8 @@ async fn no_endpoint_lets_one_tenant_or_a_forged_caller_reach_another_tenants_da
     let spec: Value = stack
         .http
         .get(format!("http://{}/api/openapi.json", stack.vertical))
-        .header("x-basecommerce-edge", &edge)
-        .header("x-tenant-slug", "alpha")
+        .header(EDGE_SECRET_HEADER, &edge)
+        .header(TENANT_SLUG_HEADER, "alpha")
         .send()
         .await
         .unwrap()
@@ -293,8 +294,8 @@ async fn before_the_body(stack: &Stack, edge: &str) -> Vec<(&'static str, String
         let resp = stack
             .http
             .post(format!("http://{}{path}", stack.vertical))
-            .header("x-basecommerce-edge", edge)
-            .header("x-tenant-slug", "alpha")
+            .header(EDGE_SECRET_HEADER, edge)
+            .header(TENANT_SLUG_HEADER, "alpha")
             .json(&json!({"email": "admin@alpha.test", "password": stack::PASSWORD}))
             .send()
             .await

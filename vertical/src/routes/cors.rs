@@ -44,6 +44,6 @@ pub fn decorate(state: &AppState, req: &Req, resp: &mut HttpResponse) {
     if let Some(v) = allowed(state, req).and_then(|o| HeaderValue::from_str(o).ok()) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("x-request-id"));
+        h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(infra::edge::REQUEST_ID_HEADER));
     }
 }

@@ -7,10 +7,10 @@ use infra::{Settings, TenantSlug};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::tenant::{Tenant, TenantStatus, TENANT_COLUMNS};
-use crate::domain::user::{Email, NewPassword, Role};
-use crate::error::ApiError;
-use crate::people::users::{self, UserView};
+use basecommerce_vertical::domain::tenant::{Tenant, TenantStatus, TENANT_COLUMNS};
+use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
+use basecommerce_vertical::error::ApiError;
+use basecommerce_vertical::people::users::{self, UserView};
 
 /// Why an admin command failed; each kind has its own exit code.
 #[derive(Debug, thiserror::Error)]
@@ -66,8 +66,8 @@ impl From<deadpool_postgres::PoolError> for AdminError {
     }
 }
 
-impl From<crate::domain::DomainError> for AdminError {
-    fn from(e: crate::domain::DomainError) -> Self {
+impl From<basecommerce_vertical::domain::DomainError> for AdminError {
+    fn from(e: basecommerce_vertical::domain::DomainError) -> Self {
         ApiError::from(e).into()
     }
 }

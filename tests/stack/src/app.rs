@@ -1,19 +1,20 @@
 //! Spawns a real vertical on port 0 against a fresh database on the harness's PostgreSQL and the
 //! shared Redis, and offers the calls tests make through it.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 
-use basecommerce_vertical::admin::Admin;
+use admin::Admin;
 use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
 use basecommerce_vertical::startup::Application;
 use harness::TestDatabase;
-use infra::{Secret, Settings, TenantSlug};
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
+use infra::{Settings, TenantSlug};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-pub const PASSWORD: &str = "correct horse battery";
+use crate::{connect, test_settings, PASSWORD};
 
+/// A running vertical (port 0) on a fresh database of the shared servers.
 pub struct TestApp {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
@@ -26,30 +27,6 @@ pub struct TestTenant {
     pub slug: String,
     pub id: uuid::Uuid,
     pub admin_email: String,
-}
-
-pub fn random_hex(bytes: usize) -> String {
-    use rand::RngCore;
-    let mut b = vec![0u8; bytes];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    hex::encode(b)
-}
-
-/// Settings a test vertical runs with (and the CLI, through `migrate_url`).
-pub fn test_settings(db: &TestDatabase) -> Settings {
-    let s = harness::services();
-    let mut settings = Settings::default();
-    settings.database.url = Some(Secret::new(db.app_url.clone()));
-    settings.database.migrate_url = Some(Secret::new(db.owner_url.clone()));
-    settings.database.pool_size = 8;
-    settings.redis.url = Some(Secret::new(s.redis_url()));
-    settings.auth.jwt_secret = Some(Secret::new(random_hex(32)));
-    settings.edge.secret = Some(Secret::new(random_hex(32)));
-    settings.vertical.listen = "127.0.0.1:0".parse().unwrap();
-    settings.vertical.secure_cookies = false;
-    settings.files.dir = std::env::temp_dir().join(format!("bc-files-{}", random_hex(8)));
-    settings.validate().expect("test settings are valid");
-    settings
 }
 
 impl TestApp {
@@ -106,7 +83,7 @@ impl TestApp {
 
     /// A request as the proxy would forward it: edge secret and tenant header set.
     pub fn req(&self, method: Method, slug: &str, path: &str) -> reqwest::RequestBuilder {
-        self.http.request(method, self.url(path)).header("x-basecommerce-edge", &self.edge_secret).header("x-tenant-slug", slug)
+        self.http.request(method, self.url(path)).header(EDGE_SECRET_HEADER, &self.edge_secret).header(TENANT_SLUG_HEADER, slug)
     }
 
     /// Logs in and returns the JSON token response (panics on failure).
@@ -142,10 +119,4 @@ impl TestApp {
     pub async fn superuser(&self) -> tokio_postgres::Client {
         connect(&self.db.superuser_url).await
     }
-}
-
-pub async fn connect(url: &str) -> tokio_postgres::Client {
-    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
-    tokio::spawn(conn);
-    client
 }

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use basecommerce_vertical::admin::{Admin, AdminError, TenantChange};
+use admin::{backup, doctor};
+use admin::{Admin, AdminError, TenantChange};
 use basecommerce_vertical::domain::tenant::TenantStatus;
 use basecommerce_vertical::domain::user::{Email, NewPassword, Role};
-use basecommerce_vertical::{backup, doctor};
 use clap::{Parser, Subcommand, ValueEnum};
 use infra::TenantSlug;
 
@@ -156,7 +156,7 @@ fn main() -> ExitCode {
         Command::Doctor => return runtime.block_on(doctor(cli.config.clone(), loaded, cli.json)),
         Command::Backup(BackupCmd::Status) => return backup_status(cli.json),
         Command::Restore { to } => return restore(to.as_deref()),
-        Command::Status { sample_secs } => return runtime.block_on(basecommerce_vertical::status::command(loaded, *sample_secs, cli.json)),
+        Command::Status { sample_secs } => return runtime.block_on(admin::status::command(loaded, *sample_secs, cli.json)),
         _ => {}
     }
     let settings = match loaded {

@@ -36,7 +36,7 @@ fn chromedriver() -> PathBuf {
 async fn start_proxy(stack: &Stack) -> (Killed, SocketAddr) {
     let http: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let sock = std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple()));
-    let child = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+    let child = Command::new(stack::workspace_binary("basecommerce-proxy"))
         .envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
@@ -139,7 +139,7 @@ async fn login(c: &Client, base: &str, email: &str, password: &str) {
 /// and script stays within the 50 KB budget.
 async fn shoot(c: &Client, dir: &std::path::Path, name: &str) {
     let html = c.source().await.unwrap().len();
-    let assets = include_str!("../../vertical/assets/app.css").len() + include_str!("../../vertical/assets/app.js").len();
+    let assets = include_str!("../../../vertical/assets/app.css").len() + include_str!("../../../vertical/assets/app.js").len();
     eprintln!("page {name}: {html} bytes of HTML + {assets} bytes of CSS and JS");
     assert!(html + assets < 50_000, "{name}: {html} + {assets} bytes");
     for (width, height, label) in [(390, 844, "phone"), (1280, 900, "desktop")] {

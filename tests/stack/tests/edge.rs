@@ -1,5 +1,6 @@
 //! The real proxy binary in front of a real vertical (or a recording upstream) on loopback.
 
+use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -94,7 +95,7 @@ async fn tenants_by_subdomain_with_spoofing_overwritten_and_pages_for_the_rest()
     stack.tenant("stg").await;
     let p = proxy(&stack, Options::default()).await;
 
-    let (s, h, body) = get(&p, "acme.example.com", "/tenant.json", &[("x-tenant-slug", "stg"), ("x-basecommerce-edge", "forged")]).await;
+    let (s, h, body) = get(&p, "acme.example.com", "/tenant.json", &[(TENANT_SLUG_HEADER, "stg"), (EDGE_SECRET_HEADER, "forged")]).await;
     assert_eq!(s, StatusCode::OK, "{body}");
     let t: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(t["slug"], "acme", "the client's X-Tenant-Slug is replaced by the host's tenant");
@@ -210,9 +211,9 @@ async fn headers_are_set_by_the_edge_and_refusals_never_reach_the_upstream() {
         "acme.example.com",
         "/api/v1/x?q=1",
         &[
-            ("x-tenant-slug", "evil"),
+            (TENANT_SLUG_HEADER, "evil"),
             ("x-forwarded-for", "6.6.6.6"),
-            ("x-basecommerce-edge", "forged"),
+            (EDGE_SECRET_HEADER, "forged"),
             ("x-request-id", "req-42"),
             ("forwarded", "for=6.6.6.6"),
         ],
@@ -608,7 +609,7 @@ fn tempfile_dir() -> PathBuf {
 async fn clear_start_up_errors() {
     let stack = Stack::start().await;
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+    let out = Command::new(stack::workspace_binary("basecommerce-proxy"))
         .envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", busy.local_addr().unwrap().to_string())
@@ -618,7 +619,7 @@ async fn clear_start_up_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"), "{}", String::from_utf8_lossy(&out.stderr));
 
     let empty = tempfile_dir();
-    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"))
+    let out = Command::new(stack::workspace_binary("basecommerce-proxy"))
         .envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
@@ -628,7 +629,7 @@ async fn clear_start_up_errors() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no usable certificate"));
 
-    let out = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy")).env("BASECOMMERCE_PROXY__UPSTREAMS", "[not-an-address]").output().unwrap();
+    let out = Command::new(stack::workspace_binary("basecommerce-proxy")).env("BASECOMMERCE_PROXY__UPSTREAMS", "[not-an-address]").output().unwrap();
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("proxy.upstreams"));
 }
@@ -689,7 +690,7 @@ fn proxy_in_background(stack: &Stack, addr: SocketAddr, sock: &Path) -> Child {
 /// The proxy binary configured like the stack, listening on `http`, in front of `upstreams`
 /// (comma-separated), with the base domains every test here uses.
 fn proxy_command(stack: &Stack, http: SocketAddr, upstreams: &str, sock: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_basecommerce-proxy"));
+    let mut cmd = Command::new(stack::workspace_binary("basecommerce-proxy"));
     cmd.envs(stack.env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())

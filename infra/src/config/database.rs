@@ -1,0 +1,83 @@
+//! `[database]` and `[redis]`: where the state lives.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{ConfigError, Secret};
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Connection URL of the application role (not the owner, so row-level security applies).
+    pub url: Option<Secret>,
+    /// Connection URL of the schema owner, used only by `basecommerce migrate` and admin commands.
+    pub migrate_url: Option<Secret>,
+    /// Pool size per service process.
+    pub pool_size: usize,
+    /// PEM file of the CA that signed the server certificate (managed databases); with it,
+    /// the server certificate and host name are verified.
+    pub ca_file: Option<PathBuf>,
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self { url: None, migrate_url: None, pool_size: 16, ca_file: None, connect_timeout_secs: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedisSettings {
+    /// `redis://` or `rediss://` (TLS) URL.
+    pub url: Option<Secret>,
+}
+
+impl DatabaseSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(u) = &self.url {
+            validate_postgres_url("database.url", u.expose())?;
+        }
+        if let Some(u) = &self.migrate_url {
+            validate_postgres_url("database.migrate_url", u.expose())?;
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::new("database.pool_size", "must be at least 1"));
+        }
+        Ok(())
+    }
+}
+
+impl RedisSettings {
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        match &self.url {
+            Some(u) => validate_redis_url(u.expose()),
+            None => Ok(()),
+        }
+    }
+}
+
+pub(super) fn validate_postgres_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(ConfigError::new(key, "must be a postgres:// URL"));
+    }
+    url.parse::<tokio_postgres::Config>().map(|_| ()).map_err(|e| {
+        ConfigError::new(
+            key,
+            format!("is not a valid PostgreSQL URL: {e} (sslmode may be disable, prefer or require; set database.ca_file to verify the server)"),
+        )
+    })
+}
+
+pub(super) fn validate_redis_url(url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new("redis.url", format!("is not a valid URL: {e}")))?;
+    match parsed.scheme() {
+        "redis" | "rediss" => {}
+        other => return Err(ConfigError::new("redis.url", format!("scheme must be redis:// or rediss:// (TLS), not {other}://"))),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::new("redis.url", "has no host"));
+    }
+    Ok(())
+}
