@@ -747,6 +747,11 @@ monitoring_targets() { # job:address for each service of the role
       basecommerce-worker) echo worker:127.0.0.1:9101 ;;
     esac
   done
+  # Extra workers enabled with `systemctl enable basecommerce-worker@NN` (health on 91NN).
+  for s in /etc/systemd/system/basecommerce.target.wants/basecommerce-worker@[0-9][0-9].service; do
+    [ -e "$s" ] || continue
+    s=${s##*@}; echo "worker-${s%.service}:127.0.0.1:91${s%.service}"
+  done
 }
 monitoring() {
   local need=() mon="" d t restart=0

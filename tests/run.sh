@@ -21,6 +21,8 @@ fi
 export BASECOMMERCE_SCHEMATHESIS="$tools/schemathesis/bin/st"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
+echo "==> cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> cargo test (target: ${CARGO_TARGET_DIR:-$repo/target})"
 appliance=0
 if [ $# -eq 0 ]; then set -- --workspace; appliance=1; fi

@@ -326,7 +326,7 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
             if json {
                 print_json(&serde_json::json!({ "replayed": replayed }));
             } else {
-                println!("replayed {} dead letter(s) onto {}", replayed.len(), "the main stream");
+                println!("replayed {} dead letter(s) onto the main stream", replayed.len());
             }
         }
         Command::Doctor | Command::Backup(_) | Command::Restore { .. } | Command::Status { .. } => unreachable!("handled before the configuration is required"),

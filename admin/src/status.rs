@@ -117,7 +117,7 @@ pub fn quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
 /// A service endpoint and whether it answered.
 #[derive(Debug, Clone, Serialize)]
 pub struct Endpoint {
-    pub service: &'static str,
+    pub service: String,
     pub address: String,
     pub up: bool,
 }
@@ -198,23 +198,29 @@ pub async fn collect(settings: &infra::Settings, sample: Duration) -> Status {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(3)).build().unwrap_or_default();
     let units = units();
     let enabled = |unit: &str| units.as_ref().is_none_or(|u| u.iter().any(|x| x.unit == unit));
-    let targets: [(&'static str, &str, SocketAddr); 4] = [
-        ("proxy", "basecommerce-proxy.service", settings.proxy.metrics_listen),
-        ("vertical", "basecommerce-vertical.service", settings.vertical.metrics_listen),
-        ("relay", "basecommerce-relay.service", settings.engines.relay_health_listen),
-        ("worker", "basecommerce-worker.service", settings.engines.worker_health_listen),
+    let mut targets: Vec<(String, String, SocketAddr)> = vec![
+        ("proxy".into(), "basecommerce-proxy.service".into(), settings.proxy.metrics_listen),
+        ("vertical".into(), "basecommerce-vertical.service".into(), settings.vertical.metrics_listen),
+        ("relay".into(), "basecommerce-relay.service".into(), settings.engines.relay_health_listen),
+        ("worker".into(), "basecommerce-worker.service".into(), settings.engines.worker_health_listen),
     ];
+    // Extra workers (`basecommerce-worker@NN`) are found through systemd, each on its own port.
+    for unit in units.iter().flatten() {
+        if let Some((instance, addr)) = worker_instance(&unit.unit) {
+            targets.push((format!("worker@{instance}"), unit.unit.clone(), addr));
+        }
+    }
     let mut attention = Vec::new();
     let mut endpoints = Vec::new();
-    let mut scrapes: BTreeMap<&'static str, Scrape> = BTreeMap::new();
+    let mut scrapes: BTreeMap<String, Scrape> = BTreeMap::new();
     let started = Instant::now();
     for (service, unit, addr) in targets {
         let text = get(&http, addr, "/metrics").await;
         let up = text.is_some();
         if let Some(t) = text {
-            scrapes.insert(service, Scrape::parse(&t));
+            scrapes.insert(service.clone(), Scrape::parse(&t));
         }
-        if !up && enabled(unit) {
+        if !up && enabled(&unit) {
             attention.push(format!("{service}: no answer from {addr}/metrics (systemctl status {unit})"));
         }
         endpoints.push(Endpoint { service, address: addr.to_string(), up });
@@ -238,7 +244,7 @@ pub async fn collect(settings: &infra::Settings, sample: Duration) -> Status {
         attention.push(format!("the vertical's p99 latency is {:.2} s", traffic.p99_seconds.unwrap_or(0.0)));
     }
 
-    let engines: Vec<&Scrape> = ["worker", "relay"].iter().filter_map(|s| scrapes.get(s)).collect();
+    let engines: Vec<&Scrape> = scrapes.iter().filter(|(service, _)| service.starts_with("worker") || *service == "relay").map(|(_, s)| s).collect();
     let max = |name: &str| engines.iter().filter_map(|s| s.value(name)).reduce(f64::max);
     let events = Events {
         outbox_lag_seconds: max("basecommerce_outbox_lag_seconds"),
@@ -309,10 +315,18 @@ fn traffic(first: &Scrape, second: &Scrape, elapsed: Duration) -> Traffic {
     }
 }
 
-/// Enabled basecommerce units and their state; `None` where systemd cannot be asked.
+/// Enabled basecommerce units and running instances of templates (`basecommerce-worker@11`),
+/// with their state; `None` where systemd cannot be asked.
 fn units() -> Option<Vec<Unit>> {
     let listing = crate::doctor::run_output("systemctl", &["list-unit-files", "basecommerce-*.service", "--state=enabled", "--no-legend", "--plain"])?;
-    let names: Vec<String> = listing.lines().filter_map(|l| l.split_whitespace().next()).filter(|u| !u.contains("@.")).map(str::to_owned).collect();
+    let mut names: Vec<String> = listing.lines().filter_map(|l| l.split_whitespace().next()).filter(|u| !u.contains("@.")).map(str::to_owned).collect();
+    // Instances are not unit files of their own: systemctl lists them among the loaded units.
+    let instances = crate::doctor::run_output("systemctl", &["list-units", "basecommerce-*@*.service", "--no-legend", "--plain"]).unwrap_or_default();
+    for unit in instances.lines().filter_map(|l| l.split_whitespace().next()) {
+        if !names.iter().any(|n| n == unit) {
+            names.push(unit.to_owned());
+        }
+    }
     if names.is_empty() {
         return None;
     }
@@ -325,6 +339,17 @@ fn units() -> Option<Vec<Unit>> {
             })
             .collect(),
     )
+}
+
+/// `basecommerce-worker@NN.service` → its instance and health/metrics address, 127.0.0.1:91NN
+/// (as `systemd/basecommerce-worker@.service` sets it).
+pub fn worker_instance(unit: &str) -> Option<(String, SocketAddr)> {
+    let instance = unit.strip_prefix("basecommerce-worker@")?.strip_suffix(".service")?;
+    if instance.len() != 2 || !instance.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let port: u16 = format!("91{instance}").parse().ok()?;
+    Some((instance.to_owned(), SocketAddr::from(([127, 0, 0, 1], port))))
 }
 
 /// The newest backup; `None` where pgBackRest is not set up (no backups to judge).
@@ -428,7 +453,15 @@ pub fn render(s: &Status) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{quantile, Scrape};
+    use super::{quantile, worker_instance, Scrape};
+
+    #[test]
+    fn worker_instances_have_their_own_port() {
+        assert_eq!(worker_instance("basecommerce-worker@11.service"), Some(("11".into(), "127.0.0.1:9111".parse().unwrap())));
+        assert_eq!(worker_instance("basecommerce-worker@.service"), None);
+        assert_eq!(worker_instance("basecommerce-worker@1x.service"), None);
+        assert_eq!(worker_instance("basecommerce-relay.service"), None);
+    }
 
     #[test]
     fn parses_the_exposition_format() {

@@ -18,7 +18,7 @@ pub const FIELD_SOURCE_ID: &str = "source_id";
 pub const FIELD_DELIVERIES: &str = "deliveries";
 
 /// The Postgres advisory-lock key the relay leader holds ("bcrelay" in ASCII).
-pub const RELAY_LOCK_KEY: i64 = 0x6263_7265_6c61_79;
+pub const RELAY_LOCK_KEY: i64 = 0x0062_6372_656c_6179;
 
 /// Creates the consumer group (and the stream) if missing; an existing group is fine.
 pub async fn ensure_group<C: ConnectionLike + Send>(conn: &mut C, settings: &EnginesSettings) -> redis::RedisResult<()> {

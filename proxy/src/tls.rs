@@ -49,8 +49,28 @@ impl CertStore {
 
     /// Replaces every certificate from `proxy.tls_cert_dir` at once.
     pub fn replace(&self, certs: ByName) {
-        *self.files.lock().unwrap_or_else(|p| p.into_inner()) = certs;
+        let gone: Vec<String> = {
+            let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
+            let gone = files.keys().filter(|k| !certs.contains_key(*k)).cloned().collect();
+            *files = certs;
+            gone
+        };
+        for name in gone {
+            let _ = crate::metrics::CERT_EXPIRY.remove_label_values(&[name.as_str()]);
+        }
         self.publish();
+        self.export_file_expiry();
+    }
+
+    /// Sets the expiry gauge of every operator-provided certificate (the ACME issuer sets its
+    /// own), so a hand-installed certificate that is about to expire alerts like an issued one.
+    pub fn export_file_expiry(&self) {
+        let now = SystemTime::now();
+        for (name, key) in self.files.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let Some(not_after) = key.end_entity_cert().ok().and_then(not_after) else { continue };
+            let left = not_after.duration_since(now).map(|d| d.as_secs() as i64).unwrap_or(0);
+            crate::metrics::CERT_EXPIRY.with_label_values(&[name]).set(left);
+        }
     }
 
     /// Serves an issued certificate for each of its names (a wildcard certificate usually
@@ -102,6 +122,13 @@ impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
         self.0.lookup(hello.server_name())
     }
+}
+
+/// The end of a certificate's validity.
+fn not_after(der: &CertificateDer<'_>) -> Option<SystemTime> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref()).ok()?;
+    let secs = u64::try_from(cert.validity().not_after.timestamp()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Parses a PEM chain and key into a certified key (checking that they match).
@@ -177,6 +204,8 @@ pub async fn watch_dir(dir: PathBuf, store: Arc<CertStore>, every: Duration, mut
         }
         let stamp = dir_stamp(&dir);
         if stamp == last {
+            // Time passes for an unchanged certificate too.
+            store.export_file_expiry();
             continue;
         }
         last = stamp;

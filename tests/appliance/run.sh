@@ -133,6 +133,7 @@ run_release() {
   echo "bc-$release" > "$root/etc/hostname"
   mkdir -p "$root/root/basecommerce/bin"
   cp -r "$repo/install.sh" "$repo/systemd" "$repo/README.md" "$root/root/basecommerce/"
+  mkdir -p "$root/root/basecommerce/infra" && cp -r "$repo/infra/monitoring" "$root/root/basecommerce/infra/"
   cp "$bin"/basecommerce "$bin"/basecommerce-vertical "$bin"/basecommerce-proxy "$bin"/basecommerce-engines "$root/root/basecommerce/bin/"
   boot
   say "booted; running install.sh"
@@ -179,6 +180,7 @@ run_release() {
   pass "re-running install.sh changes nothing (files, modes, owners, service PIDs)"
 
   check_doctor
+  check_monitoring
   check_reload_loses_nothing
   check_worker_sigkill
   check_point_in_time_restore
@@ -246,6 +248,37 @@ check_doctor() {
   inside systemctl start basecommerce-worker
   inside basecommerce doctor >/dev/null 2>&1 || fail "doctor still fails after the fixes"
   pass "basecommerce doctor: passes when healthy; names a stopped unit and a readable secret with their fixes, exit 1"
+}
+
+# Prometheus shares the host's network namespace with the container: asked from the host.
+prometheus_api() { curl -fsS "http://127.0.0.1:9090/api/v1/$1"; }
+targets_up() { # every job of the role scraped, every target up
+  prometheus_api targets | python3 -c '
+import json, sys
+targets = json.load(sys.stdin)["data"]["activeTargets"]
+jobs = {t["labels"]["job"] for t in targets}
+sys.exit(0 if {"prometheus", "node", "proxy", "vertical", "relay", "worker"} <= jobs and all(t["health"] == "up" for t in targets) else 1)'
+}
+check_monitoring() {
+  install_sh --monitoring > "$root.monitoring.log" 2>&1 || { cat "$root.monitoring.log" >&2; fail "install.sh --monitoring failed"; }
+  wait_until 300 targets_up || fail "Prometheus targets not all up after 60 s: $(prometheus_api targets | head -c 3000)"
+  local rules listening
+  rules=$(prometheus_api rules | python3 -c 'import json, sys; print(sum(len(g["rules"]) for g in json.load(sys.stdin)["data"]["groups"]))')
+  [ "$rules" -ge 10 ] || fail "Prometheus loaded $rules rules, not the shipped alerts"
+  listening=$(inside ss -Hltn '( sport = :9090 or sport = :9100 )' | awk '{print $4}' | sort -u | tr '\n' ' ')
+  [ "$listening" = "127.0.0.1:9090 127.0.0.1:9100 " ] || fail "Prometheus/node exporter listen on: $listening (loopback only expected)"
+  install_sh > "$root.monitoring2.log" 2>&1 || { cat "$root.monitoring2.log" >&2; fail "install.sh after --monitoring failed"; }
+  grep -q "nothing changed" "$root.monitoring2.log" || { cat "$root.monitoring2.log" >&2; fail "re-running install.sh after --monitoring changed things"; }
+  pass "install.sh --monitoring: Prometheus + node exporter on loopback only, $rules shipped alert rules loaded, every target up (proxy, vertical, relay, worker, node); a re-run changes nothing"
+  # basecommerce status finds an extra worker through systemd and reads its own endpoint.
+  inside systemctl start basecommerce-worker@11
+  worker11_up() { inside basecommerce status --json 2>/dev/null | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+sys.exit(0 if any(e["service"] == "worker@11" and e["up"] and e["address"] == "127.0.0.1:9111" for e in s["endpoints"]) else 1)'; }
+  wait_until 100 worker11_up || fail "basecommerce status does not show worker@11 up: $(inside basecommerce status 2>&1 | head -n 30)"
+  inside systemctl stop basecommerce-worker@11
+  pass "basecommerce status discovers basecommerce-worker@11 and reads its endpoint (127.0.0.1:9111)"
 }
 
 login_status() { # email password → HTTP status of a login through the proxy

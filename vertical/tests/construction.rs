@@ -198,7 +198,7 @@ async fn quote_to_delivered_order_with_exact_totals_and_events() {
     assert_eq!(created["items"].as_array().unwrap().len(), 2);
     let price = &evs.iter().find(|(t, _)| t == "product_price_changed").unwrap().1;
     assert_eq!((price["old_price"].as_str(), price["new_price"].as_str()), (Some("32.90"), Some("35.00")));
-    let status = &evs.iter().filter(|(t, _)| t == "order_status_changed").last().unwrap().1;
+    let status = &evs.iter().rfind(|(t, _)| t == "order_status_changed").unwrap().1;
     assert_eq!((status["from"].as_str(), status["to"].as_str()), (Some("out_for_delivery"), Some("delivered")));
 
     let (s, dash) = app.call(Method::GET, "acme", &shop.seller, "/api/v1/dashboard", None).await;

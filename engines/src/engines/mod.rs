@@ -249,7 +249,8 @@ async fn mark_all(
         run.ids.push(event.event_id);
         run.claims.push(k);
     }
-    let params: Vec<(Vec<&(dyn ToSql + Sync)>, Vec<&(dyn ToSql + Sync)>)> =
+    type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
+    let params: Vec<(Params, Params)> =
         runs.iter().map(|r| (vec![&r.key as &(dyn ToSql + Sync)], vec![&r.tenant as &(dyn ToSql + Sync), &r.engines, &r.ids])).collect();
     let pending = params.iter().flat_map(|(b, m)| [tx.query(bind, b), tx.query(mark, m)]);
     let results = futures_util::future::try_join_all(pending).await?;

@@ -84,11 +84,10 @@ impl AcmeSettings {
         }
         match self.dns_provider.as_deref() {
             None => {}
-            Some("digitalocean") => {
-                if self.dns_token.as_ref().is_none_or(|t| t.expose().trim().is_empty()) {
-                    return Err(ConfigError::new("acme.dns_token", "is required with acme.dns_provider = \"digitalocean\" (a credential file acme.dns_token)"));
-                }
+            Some("digitalocean") if self.dns_token.as_ref().is_none_or(|t| t.expose().trim().is_empty()) => {
+                return Err(ConfigError::new("acme.dns_token", "is required with acme.dns_provider = \"digitalocean\" (a credential file acme.dns_token)"));
             }
+            Some("digitalocean") => {}
             Some(other) => return Err(ConfigError::new("acme.dns_provider", format!("{other:?} is not supported (only \"digitalocean\")"))),
         }
         if self.check_interval_secs == 0 || self.retry_base_secs == 0 || self.max_orders_per_hour == 0 {

@@ -79,8 +79,6 @@ pub fn validate_jwt_secret(secret: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A CORS origin: `scheme://host[:port]` exactly, http(s) only, never `*` (credentials are
-
 /// The edge secret proves a request passed the proxy: ≥ 32 characters of randomness.
 pub fn validate_edge_secret(secret: &str) -> Result<(), ConfigError> {
     let key = "edge.secret";

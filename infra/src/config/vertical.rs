@@ -79,6 +79,7 @@ impl FilesSettings {
     }
 }
 
+/// A CORS origin: `scheme://host[:port]` exactly, http(s) only, never `*` (credentials are
 /// allowed, so a wildcard would hand every site the user's session).
 pub fn validate_origin(origin: &str) -> Result<(), ConfigError> {
     let key = "vertical.cors_origins";

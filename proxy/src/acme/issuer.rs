@@ -110,6 +110,5 @@ async fn failure_detail(order: &mut instant_acme::Order) -> Option<String> {
             return Some(format!("{}: {}", authz.identifier(), problem.detail.clone().unwrap_or_else(|| problem.to_string())));
         }
     }
-    drop(authorizations);
     order.state().error.as_ref().map(|p| p.to_string())
 }

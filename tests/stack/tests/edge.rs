@@ -599,6 +599,44 @@ async fn tls_by_sni_with_live_certificate_swap_redirects_and_http2() {
     assert_eq!(s, StatusCode::OK, "health stays on plain HTTP");
 }
 
+/// Issue 20: certificates an operator drops into `proxy.tls_cert_dir` export their expiry like
+/// ACME's, so the shipped "certificate expiring" alert covers them; a removed one stops.
+#[tokio::test]
+async fn operator_certificates_export_their_expiry() {
+    let stack = Stack::start().await;
+    let dir = tempfile_dir();
+    let ca = ca();
+    let days = |n: i64| time::OffsetDateTime::now_utc() + time::Duration::days(n);
+    issue_valid_until(&ca, &dir, "acme.example.com", days(10));
+    let metrics: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
+    let env = vec![("BASECOMMERCE_PROXY__METRICS_LISTEN", metrics.to_string())];
+    let _p = proxy(&stack, Options { cert_dir: Some(dir.clone()), env, ..Default::default() }).await;
+    let expiry = |name: &'static str| async move {
+        let text = reqwest::get(format!("http://{metrics}/metrics")).await.ok()?.text().await.ok()?;
+        let line = format!("basecommerce_proxy_certificate_expiry_seconds{{name=\"{name}\"}} ");
+        text.lines().find_map(|l| l.strip_prefix(line.as_str())).map(|v| v.trim().parse::<i64>().unwrap())
+    };
+    let left = eventually(WAIT, "acme's expiry exported", || expiry("acme.example.com")).await;
+    assert!((9 * 86_400..=10 * 86_400).contains(&left), "10 days left, exported {left} s");
+
+    issue_valid_until(&ca, &dir, "beta.example.com", days(3));
+    let left = eventually(WAIT, "beta's expiry exported", || expiry("beta.example.com")).await;
+    assert!((2 * 86_400..=3 * 86_400).contains(&left), "3 days left, exported {left} s");
+
+    std::fs::remove_file(dir.join("acme.example.com.pem")).unwrap();
+    std::fs::remove_file(dir.join("acme.example.com.key")).unwrap();
+    eventually(WAIT, "the removed certificate's gauge dropped", || async { expiry("acme.example.com").await.is_none().then_some(()) }).await;
+}
+
+fn issue_valid_until(ca: &Ca, dir: &Path, name: &str, not_after: time::OffsetDateTime) {
+    let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
+    params.not_after = not_after;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
+    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
+}
+
 fn tempfile_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("bc-certs-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&d).unwrap();

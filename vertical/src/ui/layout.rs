@@ -41,7 +41,9 @@ pub struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// The signed-in context, or the redirect that renews the session (and ends at the login
-    /// page when it cannot be renewed).
+    /// page when it cannot be renewed). The `Err` is the response itself, built at most once per
+    /// request, so its size is not worth a box.
+    #[allow(clippy::result_large_err)]
     pub fn load(state: &'a AppState, tenant: &'a Tenant, req: &'a Req) -> Result<Self, HttpResponse> {
         let Some(who) = session::principal(state, tenant, req) else {
             let next = if req.method == Method::GET { path_and_query(req) } else { "/".to_owned() };
@@ -63,6 +65,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The posted form, if its CSRF token is good; otherwise the refusal page.
+    #[allow(clippy::result_large_err)]
     pub fn posted(&self) -> Result<HashMap<String, String>, HttpResponse> {
         let values = form::parse(&self.req.body);
         if session::csrf_ok(self.state, self.tenant, self.req, values.get(CSRF_FIELD).map(String::as_str)) {
