@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{count, outbox_receipts, redis_conn, xadd_raw, Process, Running};
+use common::{count, outbox_receipts, publish, record_in_outbox, redis_conn, xadd_raw, Process, Running};
 use infra::EventEnvelope;
 use serde_json::json;
 use stack::{eventually, Stack};
@@ -36,8 +36,9 @@ async fn the_same_event_delivered_twice_has_one_effect() {
     let stack = Stack::start().await;
     let s = stack.tenant("acme").await;
     let p = s.product("CIM", "10.00").await;
-    let event = serde_json::to_string(&receipt(s.tenant_id, &p, "7")).unwrap();
-    xadd_raw(&stack, &[("event", &event), ("type", "stock_received")]).await;
+    let receipt = receipt(s.tenant_id, &p, "7");
+    publish(&stack, &receipt).await;
+    let event = serde_json::to_string(&receipt).unwrap();
     xadd_raw(&stack, &[("event", &event), ("type", "stock_received")]).await;
     let run = Running::start(&stack, 1, false).await;
     let db = stack.superuser().await;
@@ -64,7 +65,9 @@ async fn unknown_newer_and_malformed_events_never_stall_the_stream() {
     xadd_raw(&stack, &[("event", &serde_json::to_string(&newer).unwrap())]).await;
     xadd_raw(&stack, &[("event", "{not json")]).await;
     xadd_raw(&stack, &[("something", "else")]).await;
-    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &p, "3")).unwrap())]).await;
+    let valid = receipt(s.tenant_id, &p, "3");
+    record_in_outbox(&stack, &valid).await;
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&valid).unwrap())]).await;
     let run = Running::start(&stack, 1, false).await;
     let db = stack.superuser().await;
     eventually(WAIT, "the valid event after the bad ones applied", || async { (on_hand(&db, &p).await == "3.000").then_some(()) }).await;
@@ -81,9 +84,9 @@ async fn a_poison_event_is_dead_lettered_after_n_deliveries_and_replays_once_fix
     let s = stack.tenant("acme").await;
     let ghost = Uuid::new_v4().to_string();
     // A receipt for a product that does not exist (yet): the stock row's foreign key fails.
-    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &ghost, "4")).unwrap()), ("type", "stock_received")]).await;
+    publish(&stack, &receipt(s.tenant_id, &ghost, "4")).await;
     let good = s.product("CIM", "10.00").await;
-    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &good, "2")).unwrap()), ("type", "stock_received")]).await;
+    publish(&stack, &receipt(s.tenant_id, &good, "2")).await;
     let run = Running::start(&stack, 1, false).await;
     let admin = stack.admin();
     let letters = eventually(WAIT, "the poison in the DLQ", || async {
@@ -113,6 +116,50 @@ async fn a_poison_event_is_dead_lettered_after_n_deliveries_and_replays_once_fix
     eventually(WAIT, "replayed event applied", || async { (on_hand(&db, &ghost).await == "4.000").then_some(()) }).await;
     assert!(admin.dlq_list(10).await.unwrap().is_empty());
     assert!(admin.dlq_replay(None).await.is_err(), "nothing left to replay");
+    run.stop().await;
+}
+
+/// Issue 15, finding 7: the worker trusted whatever reached the stream. An event no outbox
+/// wrote — or a real one re-addressed to another tenant — is dead-lettered at once, with no effect.
+#[tokio::test]
+async fn events_no_outbox_wrote_are_refused() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("acme").await;
+    let b = stack.tenant("beta").await;
+    let p = a.product("CIM", "10.00").await;
+    let forged = receipt(a.tenant_id, &p, "500");
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&forged).unwrap()), ("type", "stock_received")]).await;
+    // A real event of tenant beta, replayed under acme's id.
+    let real = receipt(b.tenant_id, &b.product("AREIA", "5.00").await, "9");
+    record_in_outbox(&stack, &real).await;
+    let mut readdressed = real.clone();
+    readdressed.tenant_id = a.tenant_id;
+    readdressed.payload["product_id"] = json!(p);
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&readdressed).unwrap()), ("type", "stock_received")]).await;
+    let genuine = receipt(a.tenant_id, &p, "2");
+    publish(&stack, &genuine).await;
+
+    let run = Running::start(&stack, 1, false).await;
+    let db = stack.superuser().await;
+    eventually(WAIT, "the genuine event applied", || async { (on_hand(&db, &p).await == "2.000").then_some(()) }).await;
+    let admin = stack.admin();
+    let letters = eventually(WAIT, "both refused into the DLQ", || async {
+        let l = admin.dlq_list(10).await.unwrap();
+        (l.len() >= 2).then_some(l)
+    })
+    .await;
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    for letter in &letters {
+        assert!(letter.reason.contains("not in the outbox"), "{}", letter.reason);
+        assert_eq!(letter.deliveries, "1", "refused at once, not retried: {letter:?}");
+    }
+    let mut refused: Vec<String> = letters.iter().map(|l| l.event["event_id"].as_str().unwrap().to_owned()).collect();
+    let mut expected = vec![forged.event_id.to_string(), readdressed.event_id.to_string()];
+    refused.sort();
+    expected.sort();
+    assert_eq!(refused, expected);
+    eventually(WAIT, "nothing left pending", || async { (stream_pending(&stack).await == 0).then_some(()) }).await;
+    assert_eq!(on_hand(&db, &p).await, "2.000", "neither the forged nor the re-addressed receipt had an effect");
     run.stop().await;
 }
 
@@ -250,7 +297,7 @@ async fn consumers_that_are_gone_are_removed_once_their_work_is_claimed() {
     let e = &stack.settings.engines;
     let mut redis = redis_conn(&stack).await;
     infra::bus::ensure_group(&mut redis, e).await.unwrap();
-    xadd_raw(&stack, &[("event", &serde_json::to_string(&receipt(s.tenant_id, &p, "3")).unwrap()), ("type", "stock_received")]).await;
+    publish(&stack, &receipt(s.tenant_id, &p, "3")).await;
     // Consumers of earlier runs: one died holding an entry, one never read anything.
     let _: redis::Value = redis::cmd("XREADGROUP")
         .arg("GROUP")

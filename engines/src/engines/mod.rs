@@ -32,6 +32,10 @@ pub enum EngineError {
     /// The same, found by [`Event::parse`].
     #[error("bad payload: {0}")]
     Event(#[from] EventError),
+    /// The stream holds an event no outbox wrote (or one claiming another tenant's): whoever put
+    /// it there is not the relay, so it is refused rather than applied.
+    #[error("event {event_id} is not in the outbox of tenant {tenant_id} (forged, or older than engines.retention_hours)")]
+    NotInOutbox { event_id: uuid::Uuid, tenant_id: uuid::Uuid },
 }
 
 impl From<tokio_postgres::Error> for EngineError {
@@ -43,7 +47,7 @@ impl From<tokio_postgres::Error> for EngineError {
 impl EngineError {
     /// Permanent failures go to the dead-letter stream at once instead of being retried.
     pub fn is_permanent(&self) -> bool {
-        matches!(self, Self::Payload(_) | Self::Event(_))
+        matches!(self, Self::Payload(_) | Self::Event(_) | Self::NotInOutbox { .. })
     }
 }
 
@@ -172,6 +176,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
              ON CONFLICT DO NOTHING RETURNING engine, event_id",
         )
         .await?;
+    let recorded = tx.prepare_cached("SELECT event_id FROM event_outbox WHERE tenant_id = $1 AND event_id = ANY($2)").await?;
 
     let mut outcomes = vec![Outcome::Skipped; events.len()];
     let mut claims: Vec<(usize, Engine)> = Vec::new();
@@ -181,7 +186,7 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
         claims.extend(ALL.into_iter().filter(|e| e.handles(event)).map(|e| (i, e)));
         outcomes[i] = if claims.len() == before { Outcome::Ignored } else { Outcome::Duplicate };
     }
-    let (claimed, mut bound) = mark_all(&tx, &bind, &mark, events, &claims).await?;
+    let (claimed, mut bound) = mark_all(&tx, [&bind, &recorded, &mark], events, &claims).await?;
 
     let mut touched = Touched::default();
     for (&(i, engine), _) in claims.iter().zip(&claimed).filter(|(_, &new)| new) {
@@ -222,10 +227,12 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
 /// back to back, PostgreSQL runs them in order). A pair inserted now is new; a pair that existed
 /// (or came twice in the batch, after its first) is a duplicate. Returns which claims are new, and
 /// the tenant bound at the end.
+///
+/// In the same pipeline, each run's events are looked up in that tenant's outbox: only what the
+/// vertical committed is applied, whatever else reaches the stream ([`EngineError::NotInOutbox`]).
 async fn mark_all(
     tx: &Transaction<'_>,
-    bind: &tokio_postgres::Statement,
-    mark: &tokio_postgres::Statement,
+    [bind, recorded, mark]: [&tokio_postgres::Statement; 3],
     events: &[EventEnvelope],
     claims: &[(usize, Engine)],
 ) -> Result<(Vec<bool>, Option<uuid::Uuid>), EngineError> {
@@ -252,10 +259,17 @@ async fn mark_all(
     type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
     let params: Vec<(Params, Params)> =
         runs.iter().map(|r| (vec![&r.key as &(dyn ToSql + Sync)], vec![&r.tenant as &(dyn ToSql + Sync), &r.engines, &r.ids])).collect();
-    let pending = params.iter().flat_map(|(b, m)| [tx.query(bind, b), tx.query(mark, m)]);
+    let lookups: Vec<Params> = runs.iter().map(|r| vec![&r.tenant as &(dyn ToSql + Sync), &r.ids]).collect();
+    let pending = params.iter().zip(&lookups).flat_map(|((b, m), l)| [tx.query(bind, b), tx.query(recorded, l), tx.query(mark, m)]);
     let results = futures_util::future::try_join_all(pending).await?;
+    for (run, rows) in runs.iter().zip(results.chunks(3).map(|triple| &triple[1])) {
+        let found: std::collections::HashSet<uuid::Uuid> = rows.iter().map(|r| r.get(0)).collect();
+        if let Some(&event_id) = run.ids.iter().find(|id| !found.contains(id)) {
+            return Err(EngineError::NotInOutbox { event_id, tenant_id: run.tenant });
+        }
+    }
     let mut claimed = vec![false; claims.len()];
-    for (run, rows) in runs.iter().zip(results.chunks(2).map(|pair| &pair[1])) {
+    for (run, rows) in runs.iter().zip(results.chunks(3).map(|triple| &triple[2])) {
         let mut inserted: HashMap<(String, uuid::Uuid), usize> = HashMap::new();
         for row in rows {
             *inserted.entry((row.get(0), row.get(1))).or_default() += 1;

@@ -110,6 +110,25 @@ pub async fn xadd_raw(stack: &Stack, fields: &[(&str, &str)]) -> String {
     cmd.query_async(&mut conn).await.unwrap()
 }
 
+/// What the vertical and the relay do for one event: the outbox row (already published) and
+/// its stream entry. Returns the stream id.
+pub async fn publish(stack: &Stack, event: &infra::EventEnvelope) -> String {
+    record_in_outbox(stack, event).await;
+    xadd_raw(stack, &[("event", &serde_json::to_string(event).unwrap()), ("type", &event.event_type)]).await
+}
+
+/// The outbox row of `event`, marked published (so no relay sends it again).
+pub async fn record_in_outbox(stack: &Stack, event: &infra::EventEnvelope) {
+    let db = stack.superuser().await;
+    db.execute(
+        "INSERT INTO event_outbox (event_id, tenant_id, aggregate_type, aggregate_id, event_type, version, occurred_at, payload, published_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())",
+        &[&event.event_id, &event.tenant_id, &event.aggregate_type, &event.aggregate_id, &event.event_type, &event.version, &event.occurred_at, &event.payload],
+    )
+    .await
+    .unwrap();
+}
+
 pub async fn redis_conn(stack: &Stack) -> redis::aio::ConnectionManager {
     infra::redis::connect(stack.settings.redis.url.as_ref().unwrap()).await.unwrap()
 }
