@@ -87,7 +87,9 @@ jwt_secret = "$jwt"
 secret = "$edge"
 [vertical]
 listen = "127.0.0.1:$vertical_port"
-secure_cookies = false
+# __Host- cookies over plain http://<slug>.localhost: Chromium and Firefox treat localhost as
+# secure. Set false (plain cookie names) only for a browser that does not.
+secure_cookies = true
 [proxy]
 http_listen = "127.0.0.1:$proxy_port"
 base_domains = ["localhost"]

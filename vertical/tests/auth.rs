@@ -15,8 +15,11 @@ async fn login_returns_tokens_and_cookies_and_me_works_with_either() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 900);
     let access = body["access_token"].as_str().unwrap();
-    assert!(cookies.iter().any(|c| c.starts_with("bc_access=") && c.contains("HttpOnly") && c.contains("SameSite=Lax")), "{cookies:?}");
-    assert!(cookies.iter().any(|c| c.starts_with("bc_refresh=") && c.contains("Path=/auth")), "{cookies:?}");
+    assert!(cookies.iter().any(|c| c.starts_with("__Host-bc_access=") && c.contains("HttpOnly") && c.contains("SameSite=Lax")), "{cookies:?}");
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-bc_refresh=") && c.contains("Path=/;") && c.contains("Secure") && c.contains("SameSite=Strict")),
+        "{cookies:?}"
+    );
 
     let (status, me) = app.call(Method::GET, "acme", access, "/auth/me", None).await;
     assert_eq!(status, StatusCode::OK);
@@ -24,7 +27,7 @@ async fn login_returns_tokens_and_cookies_and_me_works_with_either() {
     assert_eq!(me["role"], "admin");
     assert_eq!(me["tenant"]["slug"], "acme");
 
-    let cookie = format!("bc_access={access}");
+    let cookie = format!("__Host-bc_access={access}");
     let resp = app.req(Method::GET, "acme", "/auth/me").header("cookie", cookie).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 
@@ -32,7 +35,7 @@ async fn login_returns_tokens_and_cookies_and_me_works_with_either() {
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
 
     // A cookie session may change things only with a header other sites' forms cannot send.
-    let cookie = format!("bc_access={access}");
+    let cookie = format!("__Host-bc_access={access}");
     let body = json!({"email": "new@acme.test", "password": PASSWORD, "role": "seller"});
     let resp = app.req(Method::POST, "acme", "/api/v1/users").header("cookie", &cookie).json(&body).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::FORBIDDEN);
@@ -119,7 +122,7 @@ async fn refresh_works_from_the_cookie_and_logout_ends_it() {
     let app = TestApp::spawn().await;
     let t = app.tenant("acme").await;
     let login = app.login("acme", &t.admin_email).await;
-    let cookie = format!("bc_refresh={}", login["refresh_token"].as_str().unwrap());
+    let cookie = format!("__Host-bc_refresh={}", login["refresh_token"].as_str().unwrap());
     let resp = app.req(Method::POST, "acme", "/auth/refresh").header("cookie", &cookie).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     let fresh: Value = resp.json().await.unwrap();
@@ -127,7 +130,7 @@ async fn refresh_works_from_the_cookie_and_logout_ends_it() {
     let resp = app.req(Method::POST, "acme", "/auth/logout").json(&json!({ "refresh_token": fresh["refresh_token"] })).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
     let cleared: Vec<_> = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
-    assert!(cleared.iter().any(|c| c.starts_with("bc_access=;") && c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(cleared.iter().any(|c| c.starts_with("__Host-bc_access=;") && c.contains("Max-Age=0")), "{cleared:?}");
 
     let resp = app.req(Method::POST, "acme", "/auth/refresh").json(&json!({ "refresh_token": fresh["refresh_token"] })).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);

@@ -87,7 +87,7 @@ async fn deactivation_and_demotion_take_effect_on_the_next_request_on_every_vert
     let (s, _) = app.login_raw("acme", "rogue@acme.test", PASSWORD).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     // A revoked cookie session is a signed-out visitor in the UI.
-    let resp = app.req(Method::GET, "acme", "/").header("cookie", format!("bc_access={rogue}")).send().await.unwrap();
+    let resp = app.req(Method::GET, "acme", "/").header("cookie", format!("__Host-bc_access={rogue}")).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let superuser = app.superuser().await;
     let backdoors: i64 = superuser.query_one("SELECT count(*) FROM users WHERE email LIKE 'backdoor%'", &[]).await.unwrap().get(0);

@@ -81,6 +81,49 @@ impl<'a> Browser<'a> {
     }
 }
 
+/// Issue 15, finding 9. The CSRF pair (nonce cookie and form token) anyone gets from an
+/// anonymous `GET /login` — all an attacker who plants cookies in a victim's browser can know —
+/// is refused once the victim has signed in; the session's own token works. Every cookie is
+/// `__Host-` (Secure, `Path=/`, no `Domain`), which browsers refuse to take from a sibling
+/// subdomain, i.e. from another tenant's pages.
+#[tokio::test]
+async fn a_visitors_csrf_pair_is_worthless_after_sign_in() {
+    let app = TestApp::spawn().await;
+    let t = app.tenant("acme").await;
+    let mut b = Browser::new(&app, "acme");
+    let page = b.get("/login").await;
+    let set: Vec<&str> = page.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
+    assert!(!set.is_empty());
+    for c in &set {
+        assert!(c.starts_with("__Host-") && c.contains("; Secure") && c.contains("; Path=/;") && !c.to_lowercase().contains("domain="), "{c}");
+    }
+    let (visitor_nonce, visitor_csrf) = (b.cookies["__Host-bc_ui"].clone(), b.csrf.clone());
+
+    let page = b.post("/auth/login", &[("email", &t.admin_email), ("password", PASSWORD)]).await;
+    assert_eq!((page.status, page.url.as_str()), (StatusCode::OK, "/"));
+    let (session_nonce, session_csrf) = (b.cookies["__Host-bc_ui"].clone(), b.csrf.clone());
+    assert_ne!(session_csrf, visitor_csrf);
+
+    // The planted visitor pair alongside the victim's session: refused, nothing created.
+    b.cookies.insert("__Host-bc_ui".into(), visitor_nonce.clone());
+    b.csrf = visitor_csrf.clone();
+    let page = b.post("/clients/new", &[("kind", "company"), ("name", "Planted"), ("document", "111")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.body);
+    // Keeping the visitor's nonce does not help either: the session's token needs its scope.
+    b.csrf = session_csrf.clone();
+    let page = b.post("/clients/new", &[("kind", "company"), ("name", "Planted"), ("document", "111")]).await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "the nonce is part of the token");
+    let planted: i64 = app.superuser().await.query_one("SELECT count(*) FROM clients WHERE name = 'Planted'", &[]).await.unwrap().get(0);
+    assert_eq!(planted, 0);
+
+    // The session's own pair works.
+    b.cookies.insert("__Host-bc_ui".into(), session_nonce);
+    b.csrf = session_csrf;
+    let page = b.post("/clients/new", &[("kind", "company"), ("name", "Real"), ("document", "222")]).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("Client created."));
+}
+
 /// The id in a `/prefix/<uuid>` URL.
 fn id_in(url: &str) -> String {
     url.split(['/', '?']).find(|s| s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4).unwrap().to_owned()
@@ -108,7 +151,7 @@ async fn sign_in_csrf_session_renewal_expiry_and_sign_out() {
     stranger.csrf = "0".repeat(64);
     let page = stranger.post("/auth/login", &[("email", &t.admin_email), ("password", PASSWORD)]).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
-    assert!(!stranger.cookies.contains_key("bc_access"));
+    assert!(!stranger.cookies.contains_key("__Host-bc_access"));
 
     let page = b.post("/auth/login", &[("email", &t.admin_email), ("password", PASSWORD), ("next", "/clients")]).await;
     assert_eq!((page.status, page.url.as_str()), (StatusCode::OK, "/clients"));
@@ -126,15 +169,15 @@ async fn sign_in_csrf_session_renewal_expiry_and_sign_out() {
     assert!(!page.body.contains("999"), "the forged client must not exist");
 
     // The access cookie expired: the refresh cookie renews the session transparently.
-    let old_refresh = b.cookies["bc_refresh"].clone();
-    b.cookies.remove("bc_access");
+    let old_refresh = b.cookies["__Host-bc_refresh"].clone();
+    b.cookies.remove("__Host-bc_access");
     let page = b.get("/clients").await;
     assert_eq!((page.status, page.url.as_str()), (StatusCode::OK, "/clients"));
-    assert_ne!(b.cookies["bc_refresh"], old_refresh, "renewal rotated the refresh token");
+    assert_ne!(b.cookies["__Host-bc_refresh"], old_refresh, "renewal rotated the refresh token");
 
     // Both gone stale (revoked/expired refresh token): back to login, told why.
-    b.cookies.remove("bc_access");
-    b.cookies.insert("bc_refresh".into(), old_refresh);
+    b.cookies.remove("__Host-bc_access");
+    b.cookies.insert("__Host-bc_refresh".into(), old_refresh);
     let page = b.get("/quotes").await;
     assert!(page.url.starts_with("/login?expired=1"), "{}", page.url);
     assert!(page.body.contains("Your session has expired"));
@@ -142,11 +185,11 @@ async fn sign_in_csrf_session_renewal_expiry_and_sign_out() {
     // Sign out ends the session for good.
     let page = b.login(&t.admin_email, PASSWORD).await;
     assert_eq!(page.url, "/");
-    let refresh = b.cookies["bc_refresh"].clone();
+    let refresh = b.cookies["__Host-bc_refresh"].clone();
     let page = b.post("/auth/signout", &[]).await;
     assert!(page.body.contains("You have been signed out"));
-    assert!(!b.cookies.contains_key("bc_access") && !b.cookies.contains_key("bc_refresh"));
-    b.cookies.insert("bc_refresh".into(), refresh);
+    assert!(!b.cookies.contains_key("__Host-bc_access") && !b.cookies.contains_key("__Host-bc_refresh"));
+    b.cookies.insert("__Host-bc_refresh".into(), refresh);
     let page = b.get("/").await;
     assert!(page.url.starts_with("/login?expired=1"), "the signed-out refresh token no longer works: {}", page.url);
 }
@@ -355,7 +398,7 @@ async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
         .unwrap();
     let resp = upload(png.clone(), b.csrf.clone()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_flash=")).unwrap();
+    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("__Host-bc_flash=")).unwrap();
     assert!(flash.contains("Image%20uploaded") || flash.contains("Image+uploaded"), "{flash}");
     let original = app.settings.files.dir.join(format!("tenants/{}/products/{product}/original", t.id));
     assert_eq!(std::fs::read(&original).unwrap(), png, "the original is stored under the tenant's key");
@@ -375,7 +418,7 @@ async fn image_uploads_from_the_ui_and_the_cors_allow_list() {
     let resp = upload(big, b.csrf.clone()).await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     assert_eq!(resp.headers()["location"], format!("/products/{edit}"));
-    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("bc_flash=")).unwrap();
+    let flash = resp.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).find(|c| c.starts_with("__Host-bc_flash=")).unwrap();
     assert!(flash.contains("larger"), "{flash}");
     // Without the CSRF token nothing is stored.
     let resp = upload(png.clone(), "0".repeat(64)).await.unwrap();

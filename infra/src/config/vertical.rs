@@ -31,7 +31,8 @@ pub struct VerticalSettings {
     pub listen: SocketAddr,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// Mark session cookies `Secure` (turn off only for plain-HTTP local runs).
+    /// `__Host-` cookie names, marked `Secure` (the default). Off: plain names without `Secure`,
+    /// only for a plain-HTTP local run in a browser that refuses `Secure` on `localhost`.
     pub secure_cookies: bool,
     /// Origins (`https://shop.example.com`) of front-ends elsewhere allowed to call the API
     /// with credentials (CORS). Empty: none. No wildcard.

@@ -42,7 +42,6 @@ pub fn test_settings_on(services: &Services, db: &TestDatabase) -> Settings {
     s.auth.jwt_secret = Some(Secret::new(random_hex(32)));
     s.edge.secret = Some(Secret::new(random_hex(32)));
     s.vertical.listen = "127.0.0.1:0".parse().unwrap();
-    s.vertical.secure_cookies = false;
     s.files.dir = std::env::temp_dir().join(format!("bc-files-{}", random_hex(8)));
     s.validate().expect("test settings are valid");
     s

@@ -6,7 +6,7 @@
 use http::request::Parts;
 use http::{header, HeaderValue, Method};
 
-use crate::auth::principal::ACCESS_COOKIE;
+use crate::auth::principal::CookieNames;
 use crate::auth::revocation;
 use crate::domain::user::Role;
 use crate::error::ApiError;
@@ -31,7 +31,7 @@ pub async fn before_body(state: &AppState, parts: &mut Parts) -> Result<(), Http
     }
     let upload = crate::routes::files::is_upload(&parts.method, path);
     let bearer = bearer(&parts.headers).map(str::to_owned);
-    let cookie = cookie(&parts.headers, ACCESS_COOKIE).filter(|t| !t.is_empty()).map(str::to_owned);
+    let cookie = cookie(&parts.headers, CookieNames::of(state).access).filter(|t| !t.is_empty()).map(str::to_owned);
     if !upload && bearer.is_none() && cookie.is_none() {
         // Nothing to check beyond what routing checks itself.
         return Ok(());
@@ -51,7 +51,7 @@ pub async fn before_body(state: &AppState, parts: &mut Parts) -> Result<(), Http
             if revocation::still_valid(state, &claims).await.map_err(ApiError::into_response)? {
                 role = role.or(Some(claims.role));
             } else {
-                drop_cookie(&mut parts.headers, ACCESS_COOKIE);
+                drop_cookie(&mut parts.headers, CookieNames::of(state).access);
             }
         }
     }

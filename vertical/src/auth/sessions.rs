@@ -6,7 +6,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::auth::principal::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::auth::principal::CookieNames;
 use crate::auth::tokens::{hash_refresh_token, new_refresh_token};
 use crate::auth::{password, Principal};
 use crate::domain::tenant::Tenant;
@@ -196,7 +196,7 @@ pub async fn me(tx: &TenantTx, tenant: &Tenant, principal: &Principal) -> Domain
 
 /// `who` is the user's current role and token version.
 async fn issue_tokens(state: &AppState, tx: &TenantTx, tenant: &Tenant, user_id: Uuid, who: (Role, i32), family_id: Uuid) -> DomainResult<IssuedTokens> {
-    let access = state.tokens.issue(user_id, tenant.id, tenant.slug.as_str(), who.0, who.1).map_err(DomainError::Internal)?;
+    let access = state.tokens.issue(user_id, tenant.id, tenant.slug.as_str(), who.0, who.1, family_id).map_err(DomainError::Internal)?;
     let (refresh, hash) = new_refresh_token();
     let expires = Utc::now() + Duration::days(state.settings.auth.refresh_token_ttl_days as i64);
     tx.execute(
@@ -207,21 +207,24 @@ async fn issue_tokens(state: &AppState, tx: &TenantTx, tenant: &Tenant, user_id:
     Ok(IssuedTokens { access, refresh })
 }
 
-/// The session cookies of a new token pair (access for the whole site, refresh for `/auth` only).
+/// The session cookies of a new token pair. Both are `Path=/` (the `__Host-` prefix demands it);
+/// the refresh cookie is `SameSite=Strict`, so no other site's link or form carries it.
 pub fn session_cookies(state: &AppState, tokens: &IssuedTokens) -> [String; 2] {
     let access_ttl = state.tokens.access_ttl_secs;
     let refresh_ttl = state.settings.auth.refresh_token_ttl_days as i64 * 86_400;
-    let secure = state.settings.vertical.secure_cookies;
-    [cookie(ACCESS_COOKIE, &tokens.access, "/", access_ttl, "Lax", secure), cookie(REFRESH_COOKIE, &tokens.refresh, "/auth", refresh_ttl, "Strict", secure)]
+    let names = CookieNames::of(state);
+    [cookie(state, names.access, &tokens.access, access_ttl, "Lax"), cookie(state, names.refresh, &tokens.refresh, refresh_ttl, "Strict")]
 }
 
 /// Cookies that end the browser's session.
 pub fn cleared_cookies(state: &AppState) -> [String; 2] {
-    let secure = state.settings.vertical.secure_cookies;
-    [cookie(ACCESS_COOKIE, "", "/", 0, "Lax", secure), cookie(REFRESH_COOKIE, "", "/auth", 0, "Strict", secure)]
+    let names = CookieNames::of(state);
+    [cookie(state, names.access, "", 0, "Lax"), cookie(state, names.refresh, "", 0, "Strict")]
 }
 
-fn cookie(name: &str, value: &str, path: &str, max_age: i64, same_site: &str, secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
+/// `Set-Cookie` text of every browser cookie: HttpOnly, `Path=/`, no `Domain`, and `Secure`
+/// unless plain-HTTP cookies were configured.
+pub fn cookie(state: &AppState, name: &str, value: &str, max_age: i64, same_site: &str) -> String {
+    let secure = if state.settings.vertical.secure_cookies { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}")
 }

@@ -25,6 +25,9 @@ pub struct Claims {
     /// user was deactivated, or their role or password changed since) is refused.
     #[serde(default)]
     pub ver: i32,
+    /// The refresh-token family (one sign-in) this token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fam: Option<Uuid>,
 }
 
 /// Signs and checks access tokens with the configured HS256 key.
@@ -32,6 +35,8 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The same checks without expiry (see [`TokenKeys::session_of`]).
+    ignoring_expiry: Validation,
     pub access_ttl_secs: i64,
 }
 
@@ -42,11 +47,19 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub", "iat"]);
-        Self { encoding: EncodingKey::from_secret(&key), decoding: DecodingKey::from_secret(&key), validation, access_ttl_secs: access_ttl_secs as i64 }
+        let mut ignoring_expiry = validation.clone();
+        ignoring_expiry.validate_exp = false;
+        Self {
+            encoding: EncodingKey::from_secret(&key),
+            decoding: DecodingKey::from_secret(&key),
+            validation,
+            ignoring_expiry,
+            access_ttl_secs: access_ttl_secs as i64,
+        }
     }
 
     /// A fresh access token for a user of a tenant.
-    pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, tenant_slug: &str, role: Role, version: i32) -> Result<String, String> {
+    pub fn issue(&self, user_id: Uuid, tenant_id: Uuid, tenant_slug: &str, role: Role, version: i32, family: Uuid) -> Result<String, String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
@@ -57,6 +70,7 @@ impl TokenKeys {
             exp: now + self.access_ttl_secs,
             jti: Uuid::new_v4(),
             ver: version,
+            fam: Some(family),
         };
         encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
     }
@@ -64,6 +78,12 @@ impl TokenKeys {
     /// Verifies signature, algorithm (HS256 only: `alg: none` and others are refused) and expiry.
     pub fn verify(&self, token: &str) -> Option<Claims> {
         decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|d| d.claims)
+    }
+
+    /// The claims of a genuine token even after it expired: signing out checks the form against
+    /// the session it was rendered for, whose access token may have run out since. Grants nothing.
+    pub fn session_of(&self, token: &str) -> Option<Claims> {
+        decode::<Claims>(token, &self.decoding, &self.ignoring_expiry).ok().map(|d| d.claims)
     }
 }
 
@@ -91,7 +111,7 @@ mod tests {
     fn tokens_round_trip_and_reject_tampering() {
         let keys = TokenKeys::new(KEY, 900);
         let (u, t) = (Uuid::new_v4(), Uuid::new_v4());
-        let tok = keys.issue(u, t, "acme", Role::Seller, 3).unwrap();
+        let tok = keys.issue(u, t, "acme", Role::Seller, 3, Uuid::nil()).unwrap();
         let c = keys.verify(&tok).unwrap();
         assert_eq!((c.sub, c.tid, c.tslug.as_str(), c.role, c.ver), (u, t, "acme", Role::Seller, 3));
         assert_eq!(c.exp - c.iat, 900);
@@ -120,6 +140,7 @@ mod tests {
             exp: now - 100,
             jti: Uuid::new_v4(),
             ver: 0,
+            fam: None,
         };
         let tok = encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&tok).is_none());

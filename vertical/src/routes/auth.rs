@@ -3,7 +3,7 @@
 use http::{header, HeaderValue, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::principal::REFRESH_COOKIE;
+use crate::auth::principal::CookieNames;
 use crate::auth::sessions::{self, IssuedTokens, LoginRequest, Me};
 use crate::auth::Principal;
 use crate::domain::tenant::Tenant;
@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::http::{json, no_content, HttpResponse, Req};
 use crate::state::AppState;
 
-/// The refresh token may come in the body (API clients) or the `bc_refresh` cookie (browsers).
+/// The refresh token may come in the body (API clients) or the `__Host-bc_refresh` cookie (browsers).
 #[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
@@ -42,7 +42,10 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<Ht
     responses((status = 200, body = TokenResponse), (status = 401, body = ErrorBody)))]
 pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
-    let token = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned)).ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
+    let token = body
+        .refresh_token
+        .or_else(|| req.cookie(CookieNames::of(state).refresh).map(str::to_owned))
+        .ok_or_else(|| ApiError::unauthorized("refresh token required"))?;
     let tokens = sessions::rotate(state, tenant, &token).await?;
     Ok(token_response(state, tokens))
 }
@@ -51,7 +54,7 @@ pub async fn refresh(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshRequest, security(()), responses((status = 204)))]
 pub async fn logout(state: &AppState, tenant: &Tenant, req: &Req) -> ApiResult<HttpResponse> {
     let body: RefreshRequest = req.json_or_default()?;
-    if let Some(token) = body.refresh_token.or_else(|| req.cookie(REFRESH_COOKIE).map(str::to_owned)) {
+    if let Some(token) = body.refresh_token.or_else(|| req.cookie(CookieNames::of(state).refresh).map(str::to_owned)) {
         sessions::sign_out(state, tenant, &token).await?;
     }
     let mut resp = no_content();

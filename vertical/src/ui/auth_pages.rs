@@ -4,14 +4,14 @@
 use http::StatusCode;
 use maud::html;
 
-use crate::auth::principal::REFRESH_COOKIE;
+use crate::auth::principal::CookieNames;
 use crate::auth::sessions;
 use crate::domain::tenant::Tenant;
 use crate::error::ApiError;
 use crate::http::{HttpResponse, Req};
 use crate::state::AppState;
 use crate::ui::layout::{brand, document, redirect, safe_next};
-use crate::ui::session::{self, CSRF_FIELD, NONCE_COOKIE};
+use crate::ui::session::{self, CsrfScope, CSRF_FIELD};
 use crate::ui::{form, text};
 
 /// The sign-in page. `error` is shown above the form with the e-mail kept.
@@ -19,7 +19,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
     let t = text::for_request(req);
     let q = req.query_params();
     let posted = form::parse(&req.body);
-    let (nonce, fresh) = match session::nonce(req) {
+    let (nonce, fresh) = match session::nonce(state, req) {
         Some(n) => (n.to_owned(), false),
         None => (session::new_nonce(), true),
     };
@@ -38,7 +38,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
                 h1 { (t.s("login.title")) }
                 @if let Some(n) = notice { p class="flash" role="status" { (n) } }
                 @if let Some(e) = error { p class="alert" role="alert" id="login-error" { (e) } }
-                input type="hidden" name=(CSRF_FIELD) value=(session::csrf_token(state, tenant, &nonce));
+                input type="hidden" name=(CSRF_FIELD) value=(session::csrf_token(state, tenant, &nonce, CsrfScope::Visitor));
                 input type="hidden" name="next" value=(next);
                 div class="field" {
                     label for="email" { (t.s("field.email")) }
@@ -56,7 +56,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
     };
     let mut resp = document(t, status, &format!("{} · {}", t.s("login.title"), tenant.name), body);
     if fresh {
-        session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &nonce, 30 * 86_400));
+        session::set_cookie(&mut resp, &session::nonce_cookie(state, &nonce));
     }
     resp
 }
@@ -65,7 +65,7 @@ pub fn login_page(state: &AppState, tenant: &Tenant, req: &Req, error: Option<&s
 pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
     let t = text::for_request(req);
     let posted = form::parse(&req.body);
-    if !session::csrf_ok(state, tenant, req, posted.get(CSRF_FIELD).map(String::as_str)) {
+    if !session::csrf_ok(state, tenant, req, CsrfScope::Visitor, posted.get(CSRF_FIELD).map(String::as_str)) {
         return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
     }
     let get = |k: &str| posted.get(k).cloned().unwrap_or_default();
@@ -73,8 +73,8 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
         Ok(tokens) => {
             let mut resp = redirect(&safe_next(posted.get("next")));
             set_cookies(&mut resp, &sessions::session_cookies(state, &tokens));
-            // A new nonce at sign-in: a token obtained before it (fixation) stops working.
-            session::set_cookie(&mut resp, &session::cookie(state, NONCE_COOKIE, &session::new_nonce(), 30 * 86_400));
+            // A new nonce at sign-in as well as the new scope: nothing handed out before counts.
+            session::set_cookie(&mut resp, &session::nonce_cookie(state, &session::new_nonce()));
             resp
         }
         Err(e) if e.status() == StatusCode::UNAUTHORIZED => login_page(state, tenant, req, Some(t.s("login.failed")), StatusCode::UNAUTHORIZED),
@@ -85,17 +85,16 @@ pub async fn login(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
     }
 }
 
-/// `GET /auth/renew?next=`: the access cookie is gone or expired. Under `/auth` the browser
-/// sends the refresh cookie, so the API's rotation renews the session and the user carries on;
+/// `GET /auth/renew?next=`: the access cookie is gone or expired. The browser sends the
+/// refresh cookie (`SameSite=Strict`: only on this site's own navigations), so the API's rotation renews the session and the user carries on;
 /// if that fails, the login page says the session expired.
 pub async fn renew(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
     let q = req.query_params();
     let next = safe_next(q.get("next"));
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    if req.cookie(REFRESH_COOKIE).filter(|c| !c.is_empty()).is_none() {
+    let Some(refresh) = req.cookie(CookieNames::of(state).refresh).filter(|c| !c.is_empty()).map(str::to_owned) else {
         return redirect(&format!("/login?next={encoded}"));
-    }
-    let refresh = req.cookie(REFRESH_COOKIE).unwrap_or_default().to_owned();
+    };
     match sessions::rotate(state, tenant, &refresh).await {
         Ok(tokens) => {
             let mut resp = redirect(&next);
@@ -113,12 +112,13 @@ pub async fn renew(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse
 /// `POST /auth/signout`: revokes the refresh-token family (API logout) and clears the cookies.
 pub async fn signout(state: &AppState, tenant: &Tenant, req: &Req) -> HttpResponse {
     let posted = form::parse(&req.body);
-    if !session::csrf_ok(state, tenant, req, posted.get(CSRF_FIELD).map(String::as_str)) {
+    let scope = CsrfScope::for_sign_out(state, tenant, req);
+    if !session::csrf_ok(state, tenant, req, scope, posted.get(CSRF_FIELD).map(String::as_str)) {
         let t = text::for_request(req);
         return login_page(state, tenant, req, Some(t.s("error.csrf")), StatusCode::FORBIDDEN);
     }
     let mut resp = redirect("/login?out=1");
-    if let Some(refresh) = req.cookie(REFRESH_COOKIE).filter(|c| !c.is_empty()) {
+    if let Some(refresh) = req.cookie(CookieNames::of(state).refresh).filter(|c| !c.is_empty()) {
         if let Err(e) = sessions::sign_out(state, tenant, refresh).await {
             tracing::warn!(error = %e, "sign-out could not revoke the refresh token");
         }
@@ -135,5 +135,5 @@ fn set_cookies(resp: &mut HttpResponse, cookies: &[String]) {
 
 fn clear_session(state: &AppState, resp: &mut HttpResponse) {
     set_cookies(resp, &sessions::cleared_cookies(state));
-    session::set_cookie(resp, &session::cookie(state, NONCE_COOKIE, "", 0));
+    session::set_cookie(resp, &session::nonce_cookie(state, ""));
 }

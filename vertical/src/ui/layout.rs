@@ -8,6 +8,7 @@ use http::{header, HeaderValue, Method, Response, StatusCode};
 use http_body_util::Full;
 use maud::{html, Markup, DOCTYPE};
 
+use crate::auth::principal::CookieNames;
 use crate::auth::Principal;
 use crate::domain::tenant::Tenant;
 use crate::domain::user::Role;
@@ -15,7 +16,7 @@ use crate::error::ApiResult;
 use crate::http::{HttpResponse, Req};
 use crate::state::AppState;
 use crate::ui::form::{Field, Form};
-use crate::ui::session::{self, CSRF_FIELD, FLASH_COOKIE, NONCE_COOKIE};
+use crate::ui::session::{self, CsrfScope, CSRF_FIELD};
 use crate::ui::text::{self, Text};
 use crate::ui::{assets, form};
 
@@ -50,14 +51,15 @@ impl<'a> Ctx<'a> {
             let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
             return Err(redirect(&format!("/auth/renew?next={next}")));
         };
-        let (nonce, new_nonce) = match session::nonce(req) {
+        let (nonce, new_nonce) = match session::nonce(state, req) {
             Some(n) => (n.to_owned(), None),
             None => {
                 let n = session::new_nonce();
                 (n.clone(), Some(n))
             }
         };
-        Ok(Self { csrf: session::csrf_token(state, tenant, &nonce), state, tenant, req, who, t: text::for_request(req), flash: session::flash(req), new_nonce })
+        let csrf = session::csrf_token(state, tenant, &nonce, CsrfScope::of(&who));
+        Ok(Self { csrf, state, tenant, req, who, t: text::for_request(req), flash: session::flash(state, req), new_nonce })
     }
 
     pub fn is_admin(&self) -> bool {
@@ -68,7 +70,7 @@ impl<'a> Ctx<'a> {
     #[allow(clippy::result_large_err)]
     pub fn posted(&self) -> Result<HashMap<String, String>, HttpResponse> {
         let values = form::parse(&self.req.body);
-        if session::csrf_ok(self.state, self.tenant, self.req, values.get(CSRF_FIELD).map(String::as_str)) {
+        if session::csrf_ok(self.state, self.tenant, self.req, CsrfScope::of(&self.who), values.get(CSRF_FIELD).map(String::as_str)) {
             Ok(values)
         } else {
             tracing::info!("UI form refused: bad CSRF token");
@@ -128,10 +130,10 @@ impl<'a> Ctx<'a> {
         };
         let mut resp = document(self.t, status, &format!("{title} · {}", self.tenant.name), markup);
         if self.flash.is_some() {
-            session::set_cookie(&mut resp, &session::cookie(self.state, FLASH_COOKIE, "", 0));
+            session::set_cookie(&mut resp, &session::cookie(self.state, CookieNames::of(self.state).flash, "", 0));
         }
         if let Some(n) = &self.new_nonce {
-            session::set_cookie(&mut resp, &session::cookie(self.state, NONCE_COOKIE, n, 30 * 86_400));
+            session::set_cookie(&mut resp, &session::nonce_cookie(self.state, n));
         }
         resp
     }
@@ -231,7 +233,7 @@ impl<'a> Ctx<'a> {
                 Err(_) => return Err(refused()),
             }
         }
-        if session::csrf_ok(self.state, self.tenant, self.req, fields.get(CSRF_FIELD).map(String::as_str)) {
+        if session::csrf_ok(self.state, self.tenant, self.req, CsrfScope::of(&self.who), fields.get(CSRF_FIELD).map(String::as_str)) {
             Ok((fields, file))
         } else {
             Err(refused())
