@@ -379,6 +379,7 @@ EOF
 }
 
 # Owner role (migrations), the app role (owns nothing, so RLS applies), the engines' role.
+# Every role is created here, as the administrator: the owner needs no CREATEROLE.
 roles_and_database() {
   local owner_pw app_pw engines_pw
   owner_pw=$(url_password "$CREDS/database.migrate_url")
@@ -389,7 +390,10 @@ roles_and_database() {
 DO \$\$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_owner') THEN
-    CREATE ROLE basecommerce_owner LOGIN CREATEROLE; RAISE NOTICE 'created role basecommerce_owner';
+    CREATE ROLE basecommerce_owner LOGIN; RAISE NOTICE 'created role basecommerce_owner';
+  END IF;
+  IF (SELECT rolcreaterole FROM pg_roles WHERE rolname = 'basecommerce_owner') THEN
+    ALTER ROLE basecommerce_owner NOCREATEROLE; RAISE NOTICE 'role basecommerce_owner no longer has CREATEROLE';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_app') THEN CREATE ROLE basecommerce_app NOLOGIN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_relay') THEN CREATE ROLE basecommerce_relay NOLOGIN; END IF;

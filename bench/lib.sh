@@ -50,7 +50,7 @@ start_backing_services() {
   as_pg "$pg_bin/pg_ctl" -D "$work/pg" -l "$work/pg/log" -w -o "-c listen_addresses=127.0.0.1 -c port=$pg_port -c unix_socket_directories=$work/pg -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
   redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$work" --logfile "$work/redis.log"
   psql -X -q -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -d postgres \
-    -c "CREATE ROLE basecommerce_owner LOGIN CREATEROLE" -c "CREATE ROLE basecommerce_app NOLOGIN" -c "CREATE ROLE basecommerce_relay NOLOGIN" \
+    -c "CREATE ROLE basecommerce_owner LOGIN" -c "CREATE ROLE basecommerce_app NOLOGIN" -c "CREATE ROLE basecommerce_relay NOLOGIN" \
     -c "CREATE ROLE bc LOGIN IN ROLE basecommerce_app" -c "CREATE ROLE bc_engines LOGIN IN ROLE basecommerce_app, basecommerce_relay" \
     -c "CREATE DATABASE basecommerce OWNER basecommerce_owner"
   export BASECOMMERCE_DATABASE__URL="postgres://bc@127.0.0.1:$pg_port/basecommerce?sslmode=disable"

@@ -67,7 +67,8 @@ psql_su() { psql -X -q -h 127.0.0.1 -p "$pg_port" -U "$pg_super" -d postgres -v 
 role() { # name, attributes — created once
   psql_su -tAc "SELECT 1 FROM pg_roles WHERE rolname = '$1'" | grep -q 1 || psql_su -c "CREATE ROLE $1 $2"
 }
-role basecommerce_owner "LOGIN CREATEROLE"
+role basecommerce_owner "LOGIN"
+psql_su -c "ALTER ROLE basecommerce_owner NOCREATEROLE" >/dev/null # older local runs created it with CREATEROLE
 role basecommerce_app "NOLOGIN"
 role basecommerce_relay "NOLOGIN"
 role basecommerce "LOGIN IN ROLE basecommerce_app"

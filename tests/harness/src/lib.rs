@@ -106,7 +106,7 @@ impl Services {
         services.psql(
             "postgres",
             &format!(
-                "CREATE ROLE {OWNER_ROLE} LOGIN CREATEROLE; \
+                "CREATE ROLE {OWNER_ROLE} LOGIN; \
              CREATE ROLE basecommerce_app NOLOGIN; \
              CREATE ROLE basecommerce_relay NOLOGIN; \
              CREATE ROLE {APP_ROLE} LOGIN IN ROLE basecommerce_app; \
