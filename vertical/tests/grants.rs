@@ -2,11 +2,10 @@
 //! catalogs after all migrations and compared with an allow-list, plus the attacks a
 //! compromised service would try with it. A new grant fails here until it is added on purpose.
 
-mod common;
 
 use std::collections::BTreeSet;
 
-use common::{connect, TestApp};
+use stack::{connect, TestApp};
 
 /// Tables the services read and write (row-level security scopes each to one tenant).
 const READ_WRITE: &[&str] = &[
