@@ -7,7 +7,7 @@ mod common;
 use std::io::Cursor;
 use std::time::Duration;
 
-use common::Running;
+use common::{xadd_raw, Running};
 use image::{DynamicImage, ImageFormat};
 use reqwest::{Method, StatusCode};
 use stack::{eventually, Stack};
@@ -59,6 +59,18 @@ fn png_bomb(w: u32, h: u32) -> Vec<u8> {
     png.extend(chunk(b"IDAT", &[0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01]));
     png.extend(chunk(b"IEND", &[]));
     png
+}
+
+/// A valid PNG of 8000×8000 black grey pixels in well under a megabyte: each side is within
+/// the old limits and it decodes into 64 MB (under the old 256 MiB budget), so it used to be
+/// accepted and decoded in the vertical and again, with resizing, in the worker.
+fn png_64_megapixels() -> Vec<u8> {
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let mut out = Vec::new();
+    let img = image::GrayImage::new(8000, 8000);
+    img.write_with_encoder(PngEncoder::new_with_quality(&mut out, CompressionType::Fast, FilterType::NoFilter)).unwrap();
+    assert!(out.len() < 512 * 1024, "{} bytes", out.len());
+    out
 }
 
 fn decode(bytes: &[u8]) -> DynamicImage {
@@ -177,4 +189,49 @@ async fn scripts_bombs_and_oversized_files_are_refused_with_a_clear_message() {
         }
     }
     assert_eq!(limited, 5, "uploads beyond ten a minute are refused");
+}
+
+/// Issue 15, finding 4: an image over the pixel budget is refused at upload with a 4xx, and one
+/// that reaches the worker anyway (stored before the budget shrank, or by hand) is dead-lettered
+/// at its first delivery instead of being decoded, or retried into another decode.
+#[tokio::test]
+async fn a_64_megapixel_image_is_refused_at_upload_and_dead_lettered_once_by_the_worker() {
+    let stack = Stack::start().await;
+    let a = stack.tenant("acme").await;
+    let product = a.product("CIM", "32.00").await;
+    let poison = png_64_megapixels();
+
+    let (s, body) = a.send_bytes(Method::POST, &format!("/api/v1/products/{product}/images"), "image/png", poison.clone()).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_image");
+    assert!(body["error"]["message"].as_str().unwrap().contains("25 megapixels"), "{body}");
+
+    // The same bytes as a stored original with its event, straight to the worker.
+    let product_id: uuid::Uuid = product.parse().unwrap();
+    let dir = stack.settings.files.dir.join(format!("tenants/{}/products/{product}", a.tenant_id));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("original"), &poison).unwrap();
+    let key = format!("tenants/{}/products/{product}/original", a.tenant_id);
+    let event = infra::EventEnvelope::new(
+        a.tenant_id,
+        "product",
+        product_id,
+        "product_image_uploaded",
+        serde_json::json!({"product_id": product_id, "original_key": key}),
+    );
+    xadd_raw(&stack, &[("event", &serde_json::to_string(&event).unwrap()), ("type", "product_image_uploaded")]).await;
+    let run = Running::start(&stack, 1, false).await;
+    let admin = stack.admin();
+    let letters = eventually(WAIT, "the poison image in the DLQ", || async {
+        let l = admin.dlq_list(10).await.unwrap();
+        (!l.is_empty()).then_some(l)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let letters_after = admin.dlq_list(10).await.unwrap();
+    assert_eq!((letters.len(), letters_after.len()), (1, 1), "dead-lettered once: {letters_after:?}");
+    assert_eq!(letters[0].deliveries, "1", "not retried: {letters:?}");
+    assert!(letters[0].reason.contains("25 megapixels"), "{}", letters[0].reason);
+    assert!(!dir.join("card.webp").exists(), "no variant was made");
+    run.stop().await;
 }

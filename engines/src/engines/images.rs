@@ -26,13 +26,17 @@ pub async fn apply(files: &LocalDisk, tenant: Uuid, event: &Event) -> Result<(),
         let bytes = files.get(&original).await.map_err(|e| EngineError::Db(format!("read {}: {e}", original.as_str())))?;
         let bytes = bytes.ok_or_else(|| EngineError::Payload(format!("{} is missing", original.as_str())))?;
         let sizes: Vec<Variant> = variants.iter().map(|(v, _)| *v).collect();
-        let encoded = tokio::task::spawn_blocking(move || -> Result<Vec<Vec<u8>>, infra::images::ImageError> {
+        // An original over the limits (a poison image) is a permanent failure: dead-lettered at
+        // once, never retried into another decode. A failed task is not the image's fault.
+        let encoded = infra::images::off_thread(move || {
             let img = infra::images::decode(&bytes)?;
-            sizes.into_iter().map(|v| infra::images::variant(&img, v)).collect()
+            sizes.into_iter().map(|v| infra::images::variant(&img, v)).collect::<Result<Vec<_>, _>>()
         })
         .await
-        .map_err(|e| EngineError::Db(format!("image task: {e}")))?
-        .map_err(|e| EngineError::Payload(e.to_string()))?;
+        .map_err(|e| match e {
+            infra::images::ImageError::Task(_) => EngineError::Db(e.to_string()),
+            other => EngineError::Payload(other.to_string()),
+        })?;
         for ((_, key), webp) in variants.iter().zip(encoded) {
             files.put(key, &webp).await.map_err(|e| EngineError::Db(format!("write {}: {e}", key.as_str())))?;
         }

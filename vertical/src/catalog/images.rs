@@ -60,10 +60,13 @@ pub fn take_upload_slot(state: &AppState, user: Uuid) -> DomainResult<()> {
     Ok(())
 }
 
-/// Checks an upload's content off the async workers (decoding is CPU work).
+/// Checks an upload's content off the async workers, a bounded number at a time.
 async fn check_image(bytes: Bytes) -> DomainResult<()> {
-    let result = tokio::task::spawn_blocking(move || infra::images::check(&bytes)).await.map_err(|e| DomainError::Internal(format!("image check: {e}")))?;
-    result.map(|_| ()).map_err(|e| DomainError::Invalid { code: "invalid_image", message: e.to_string(), field: Some("file".into()) })
+    match infra::images::off_thread(move || infra::images::check(&bytes)).await {
+        Ok(_) => Ok(()),
+        Err(e @ infra::images::ImageError::Task(_)) => Err(DomainError::Internal(format!("image check: {e}"))),
+        Err(e) => Err(DomainError::Invalid { code: "invalid_image", message: e.to_string(), field: Some("file".into()) }),
+    }
 }
 
 /// Stores a product's new image and records the event that makes its variants. Shared by the
