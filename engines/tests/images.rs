@@ -7,7 +7,7 @@ mod common;
 use std::io::Cursor;
 use std::time::Duration;
 
-use common::{xadd_raw, Running};
+use common::{publish, Running};
 use image::{DynamicImage, ImageFormat};
 use reqwest::{Method, StatusCode};
 use stack::{eventually, Stack};
@@ -219,7 +219,7 @@ async fn a_64_megapixel_image_is_refused_at_upload_and_dead_lettered_once_by_the
         "product_image_uploaded",
         serde_json::json!({"product_id": product_id, "original_key": key}),
     );
-    xadd_raw(&stack, &[("event", &serde_json::to_string(&event).unwrap()), ("type", "product_image_uploaded")]).await;
+    publish(&stack, &event).await;
     let run = Running::start(&stack, 1, false).await;
     let admin = stack.admin();
     let letters = eventually(WAIT, "the poison image in the DLQ", || async {

@@ -32,9 +32,9 @@ pub enum EngineError {
     /// The same, found by [`Event::parse`].
     #[error("bad payload: {0}")]
     Event(#[from] EventError),
-    /// The stream holds an event no outbox wrote (or one claiming another tenant's): whoever put
-    /// it there is not the relay, so it is refused rather than applied.
-    #[error("event {event_id} is not in the outbox of tenant {tenant_id} (forged, or older than engines.retention_hours)")]
+    /// The stream holds an event no outbox wrote as it reads (another tenant's, or with another
+    /// type or payload): whoever put it there is not the relay, so it is refused, not applied.
+    #[error("event {event_id} is not in the outbox of tenant {tenant_id} as sent (forged or altered, or older than engines.retention_hours)")]
     NotInOutbox { event_id: uuid::Uuid, tenant_id: uuid::Uuid },
 }
 
@@ -176,7 +176,14 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
              ON CONFLICT DO NOTHING RETURNING engine, event_id",
         )
         .await?;
-    let recorded = tx.prepare_cached("SELECT event_id FROM event_outbox WHERE tenant_id = $1 AND event_id = ANY($2)").await?;
+    let recorded = tx
+        .prepare_cached(
+            "SELECT o.event_id FROM event_outbox o \
+             JOIN unnest($2::uuid[], $3::text[], $4::jsonb[]) AS u(id, type, payload) \
+               ON o.event_id = u.id AND o.event_type = u.type AND o.payload = u.payload \
+             WHERE o.tenant_id = $1",
+        )
+        .await?;
 
     let mut outcomes = vec![Outcome::Skipped; events.len()];
     let mut claims: Vec<(usize, Engine)> = Vec::new();
@@ -228,8 +235,9 @@ pub async fn process_batch(pool: &deadpool_postgres::Pool, files: &LocalDisk, ev
 /// (or came twice in the batch, after its first) is a duplicate. Returns which claims are new, and
 /// the tenant bound at the end.
 ///
-/// In the same pipeline, each run's events are looked up in that tenant's outbox: only what the
-/// vertical committed is applied, whatever else reaches the stream ([`EngineError::NotInOutbox`]).
+/// In the same pipeline, each run's events are looked up in that tenant's outbox with their type
+/// and payload: only what the vertical committed is applied, as it committed it, whatever else
+/// reaches the stream ([`EngineError::NotInOutbox`]).
 async fn mark_all(
     tx: &Transaction<'_>,
     [bind, recorded, mark]: [&tokio_postgres::Statement; 3],
@@ -238,28 +246,40 @@ async fn mark_all(
 ) -> Result<(Vec<bool>, Option<uuid::Uuid>), EngineError> {
     use std::collections::HashMap;
     use tokio_postgres::types::ToSql;
-    struct Run {
+    struct Run<'a> {
         tenant: uuid::Uuid,
         key: String,
         engines: Vec<&'static str>,
         ids: Vec<uuid::Uuid>,
+        types: Vec<&'a str>,
+        payloads: Vec<&'a serde_json::Value>,
         claims: Vec<usize>,
     }
     let mut runs: Vec<Run> = Vec::new();
     for (k, &(i, engine)) in claims.iter().enumerate() {
         let event = &events[i];
         if runs.last().is_none_or(|r| r.tenant != event.tenant_id) {
-            runs.push(Run { tenant: event.tenant_id, key: event.tenant_id.to_string(), engines: Vec::new(), ids: Vec::new(), claims: Vec::new() });
+            runs.push(Run {
+                tenant: event.tenant_id,
+                key: event.tenant_id.to_string(),
+                engines: Vec::new(),
+                ids: Vec::new(),
+                types: Vec::new(),
+                payloads: Vec::new(),
+                claims: Vec::new(),
+            });
         }
         let run = runs.last_mut().expect("just pushed");
         run.engines.push(engine.name());
         run.ids.push(event.event_id);
+        run.types.push(&event.event_type);
+        run.payloads.push(&event.payload);
         run.claims.push(k);
     }
     type Params<'a> = Vec<&'a (dyn ToSql + Sync)>;
     let params: Vec<(Params, Params)> =
         runs.iter().map(|r| (vec![&r.key as &(dyn ToSql + Sync)], vec![&r.tenant as &(dyn ToSql + Sync), &r.engines, &r.ids])).collect();
-    let lookups: Vec<Params> = runs.iter().map(|r| vec![&r.tenant as &(dyn ToSql + Sync), &r.ids]).collect();
+    let lookups: Vec<Params> = runs.iter().map(|r| vec![&r.tenant as &(dyn ToSql + Sync), &r.ids, &r.types, &r.payloads]).collect();
     let pending = params.iter().zip(&lookups).flat_map(|((b, m), l)| [tx.query(bind, b), tx.query(recorded, l), tx.query(mark, m)]);
     let results = futures_util::future::try_join_all(pending).await?;
     for (run, rows) in runs.iter().zip(results.chunks(3).map(|triple| &triple[1])) {
