@@ -2,7 +2,6 @@
 //! catalogs after all migrations and compared with an allow-list, plus the attacks a
 //! compromised service would try with it. A new grant fails here until it is added on purpose.
 
-
 use std::collections::BTreeSet;
 
 use stack::{connect, TestApp};
