@@ -33,6 +33,8 @@ type ByName = HashMap<String, Arc<CertifiedKey>>;
 pub struct CertStore {
     by_name: ArcSwap<ByName>,
     files: std::sync::Mutex<ByName>,
+    /// When each of `files` expires, read once per reload (the gauge is refreshed every tick).
+    files_not_after: std::sync::Mutex<Vec<(String, SystemTime)>>,
     issued: std::sync::Mutex<ByName>,
 }
 
@@ -49,6 +51,8 @@ impl CertStore {
 
     /// Replaces every certificate from `proxy.tls_cert_dir` at once.
     pub fn replace(&self, certs: ByName) {
+        let not_after = certs.iter().filter_map(|(name, key)| Some((name.clone(), key.end_entity_cert().ok().and_then(not_after)?))).collect();
+        *self.files_not_after.lock().unwrap_or_else(|p| p.into_inner()) = not_after;
         let gone: Vec<String> = {
             let mut files = self.files.lock().unwrap_or_else(|p| p.into_inner());
             let gone = files.keys().filter(|k| !certs.contains_key(*k)).cloned().collect();
@@ -66,8 +70,7 @@ impl CertStore {
     /// own), so a hand-installed certificate that is about to expire alerts like an issued one.
     pub fn export_file_expiry(&self) {
         let now = SystemTime::now();
-        for (name, key) in self.files.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let Some(not_after) = key.end_entity_cert().ok().and_then(not_after) else { continue };
+        for (name, not_after) in self.files_not_after.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let left = not_after.duration_since(now).map(|d| d.as_secs() as i64).unwrap_or(0);
             crate::metrics::CERT_EXPIRY.with_label_values(&[name]).set(left);
         }

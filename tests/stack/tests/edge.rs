@@ -539,7 +539,15 @@ fn ca() -> Ca {
 }
 
 fn issue(ca: &Ca, dir: &Path, file: &str, names: &[&str]) {
-    let params = rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    issue_valid_until(ca, dir, file, names, None);
+}
+
+/// [`issue`], valid until `not_after` when given (rcgen's default otherwise).
+fn issue_valid_until(ca: &Ca, dir: &Path, file: &str, names: &[&str], not_after: Option<time::OffsetDateTime>) {
+    let mut params = rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+    if let Some(t) = not_after {
+        params.not_after = t;
+    }
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
     // Key first, then the certificate: the watcher reloads when the pair is complete.
@@ -607,7 +615,7 @@ async fn operator_certificates_export_their_expiry() {
     let dir = tempfile_dir();
     let ca = ca();
     let days = |n: i64| time::OffsetDateTime::now_utc() + time::Duration::days(n);
-    issue_valid_until(&ca, &dir, "acme.example.com", days(10));
+    issue_valid_until(&ca, &dir, "acme.example.com", &["acme.example.com"], Some(days(10)));
     let metrics: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let env = vec![("BASECOMMERCE_PROXY__METRICS_LISTEN", metrics.to_string())];
     let _p = proxy(&stack, Options { cert_dir: Some(dir.clone()), env, ..Default::default() }).await;
@@ -619,22 +627,13 @@ async fn operator_certificates_export_their_expiry() {
     let left = eventually(WAIT, "acme's expiry exported", || expiry("acme.example.com")).await;
     assert!((9 * 86_400..=10 * 86_400).contains(&left), "10 days left, exported {left} s");
 
-    issue_valid_until(&ca, &dir, "beta.example.com", days(3));
+    issue_valid_until(&ca, &dir, "beta.example.com", &["beta.example.com"], Some(days(3)));
     let left = eventually(WAIT, "beta's expiry exported", || expiry("beta.example.com")).await;
     assert!((2 * 86_400..=3 * 86_400).contains(&left), "3 days left, exported {left} s");
 
     std::fs::remove_file(dir.join("acme.example.com.pem")).unwrap();
     std::fs::remove_file(dir.join("acme.example.com.key")).unwrap();
     eventually(WAIT, "the removed certificate's gauge dropped", || async { expiry("acme.example.com").await.is_none().then_some(()) }).await;
-}
-
-fn issue_valid_until(ca: &Ca, dir: &Path, name: &str, not_after: time::OffsetDateTime) {
-    let mut params = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap();
-    params.not_after = not_after;
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.cert, &ca.key).unwrap();
-    std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    std::fs::write(dir.join(format!("{name}.pem")), cert.pem()).unwrap();
 }
 
 fn tempfile_dir() -> PathBuf {
