@@ -172,6 +172,7 @@ uninstall() {
       (cd / && runuser -u postgres -- psql -X -q -c "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" \
         -c "DROP ROLE IF EXISTS basecommerce" -c "DROP ROLE IF EXISTS basecommerce_engines" \
         -c "DROP ROLE IF EXISTS basecommerce_relay" -c "DROP ROLE IF EXISTS basecommerce_app" \
+        -c "DROP ROLE IF EXISTS basecommerce_proxy" -c "DROP ROLE IF EXISTS basecommerce_edge" \
         -c "DROP ROLE IF EXISTS basecommerce_owner") || warn "could not drop the database (drop it by hand)"
     fi
     if [ -f /etc/redis/basecommerce.conf ]; then
@@ -325,6 +326,7 @@ secrets() {
     local db; db=$(printf '%s' "$database_url" | sed -n -E 's|^[a-z]+://[^/]*/([^?]*).*|\1|p')
     credential database.url printf 'postgres://basecommerce:%s@%s/%s%s' "$(random_hex 24)" "$host" "${db:-$DB_NAME}" "$query"
     credential engines.database_url printf 'postgres://basecommerce_engines:%s@%s/%s%s' "$(random_hex 24)" "$host" "${db:-$DB_NAME}" "$query"
+    credential edge.database_url printf 'postgres://basecommerce_proxy:%s@%s/%s%s' "$(random_hex 24)" "$host" "${db:-$DB_NAME}" "$query"
   else
     [ "$role" = all ] || [ "$role" = db ] || [ -s "$CREDS/database.url" ] || \
       die "role $role needs the database: copy $CREDS from the db droplet first, or give --database-url"
@@ -332,6 +334,8 @@ secrets() {
     credential database.migrate_url printf "$owner_url" "$(random_hex 24)"
     credential database.url printf "postgres://basecommerce:%s@$host:5432/$DB_NAME?sslmode=disable" "$(random_hex 24)"
     credential engines.database_url printf "postgres://basecommerce_engines:%s@$host:5432/$DB_NAME?sslmode=disable" "$(random_hex 24)"
+    # The edge's own role (tenants and domains read-only, the ACME tables): issue 15, finding 5.
+    credential edge.database_url printf "postgres://basecommerce_proxy:%s@$host:5432/$DB_NAME?sslmode=disable" "$(random_hex 24)"
   fi
   if [ -n "$redis_url" ]; then
     credential redis.url printf '%s' "$redis_url"
@@ -381,10 +385,11 @@ EOF
 # Owner role (migrations), the app role (owns nothing, so RLS applies), the engines' role.
 # Every role is created here, as the administrator: the owner needs no CREATEROLE.
 roles_and_database() {
-  local owner_pw app_pw engines_pw
+  local owner_pw app_pw engines_pw edge_pw
   owner_pw=$(url_password "$CREDS/database.migrate_url")
   app_pw=$(url_password "$CREDS/database.url")
   engines_pw=$(url_password "$CREDS/engines.database_url")
+  edge_pw=$(url_password "$CREDS/edge.database_url")
   local sql
   sql=$(cat <<EOF
 DO \$\$
@@ -397,6 +402,10 @@ BEGIN
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_app') THEN CREATE ROLE basecommerce_app NOLOGIN; END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_relay') THEN CREATE ROLE basecommerce_relay NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_edge') THEN CREATE ROLE basecommerce_edge NOLOGIN; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce_proxy') THEN
+    CREATE ROLE basecommerce_proxy LOGIN IN ROLE basecommerce_edge; RAISE NOTICE 'created role basecommerce_proxy';
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'basecommerce') THEN
     CREATE ROLE basecommerce LOGIN IN ROLE basecommerce_app; RAISE NOTICE 'created role basecommerce';
   END IF;
@@ -416,12 +425,13 @@ SET client_min_messages = warning;
 ALTER ROLE basecommerce_owner PASSWORD '$owner_pw';
 ALTER ROLE basecommerce PASSWORD '$app_pw';
 ALTER ROLE basecommerce_engines PASSWORD '$engines_pw';
+ALTER ROLE basecommerce_proxy PASSWORD '$edge_pw';
 EOF
   if ! psql_admin -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$DB_NAME'" | grep 1 >/dev/null; then
     psql_admin -d postgres -c "CREATE DATABASE $DB_NAME OWNER basecommerce_owner" >/dev/null
     changed "created database $DB_NAME"
   fi
-  info "roles basecommerce_owner (migrations), basecommerce (app, RLS applies), basecommerce_engines"
+  info "roles basecommerce_owner (migrations), basecommerce (app, RLS applies), basecommerce_engines, basecommerce_proxy (edge)"
 }
 
 private_address() { ip -4 -o addr show scope global | awk '{print $4}' | cut -d/ -f1 | grep -E '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)' | head -n1; }

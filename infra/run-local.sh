@@ -71,6 +71,8 @@ role basecommerce_owner "LOGIN"
 psql_su -c "ALTER ROLE basecommerce_owner NOCREATEROLE" >/dev/null # older local runs created it with CREATEROLE
 role basecommerce_app "NOLOGIN"
 role basecommerce_relay "NOLOGIN"
+role basecommerce_edge "NOLOGIN"
+role basecommerce_proxy "LOGIN IN ROLE basecommerce_edge"
 role basecommerce "LOGIN IN ROLE basecommerce_app"
 role basecommerce_engines "LOGIN IN ROLE basecommerce_app, basecommerce_relay"
 psql_su -tAc "SELECT 1 FROM pg_database WHERE datname = 'basecommerce'" | grep -q 1 || psql_su -c "CREATE DATABASE basecommerce OWNER basecommerce_owner"
@@ -126,7 +128,9 @@ pids+=($!)
 BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-engines" "${cfg[@]}" worker &
 pids+=($!)
 say "starting basecommerce-proxy on 127.0.0.1:$proxy_port"
-BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-proxy" "${cfg[@]}" &
+# The edge connects as its own role (tenants and domains read-only, the ACME tables).
+BASECOMMERCE_DATABASE__URL="postgres://basecommerce_proxy@127.0.0.1:$pg_port/basecommerce?sslmode=disable" \
+  BASECOMMERCE_LOG__FORMAT=pretty "$bin/basecommerce-proxy" "${cfg[@]}" &
 pids+=($!)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$proxy_port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 

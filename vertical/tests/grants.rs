@@ -32,11 +32,6 @@ const READ_WRITE: &[&str] = &[
     "suppliers",
     "tenant_counters",
     "users",
-    // The edge still connects as the application role; finding 5 moves these to its own role.
-    "acme_accounts",
-    "acme_certificates",
-    "acme_challenges",
-    "acme_status",
 ];
 /// Tables the services only read: readiness compares migration versions; tenants change only
 /// through the owner (the CLI).
@@ -139,4 +134,91 @@ async fn a_compromised_service_cannot_rewrite_history_tenants_or_read_domain_pro
     let owner_db = connect(&app.db.owner_url).await;
     owner_db.batch_execute("CREATE TABLE later_table (id int)").await.unwrap();
     denied(db.query("SELECT * FROM later_table", &[]).await.map(|r| r.len() as u64), "read a table nobody granted");
+}
+
+/// What the edge's role may do: look tenants and verified domains up, keep its certificates.
+#[tokio::test]
+async fn the_edge_role_holds_exactly_its_allow_list() {
+    let app = TestApp::spawn().await;
+    let su = app.superuser().await;
+    let privileges = |sql: &'static str| {
+        let su = &su;
+        async move { set(su.query(sql, &[]).await.unwrap()) }
+    };
+    let tables = privileges(
+        "SELECT c.relname || ' ' || a.privilege_type FROM pg_class c, aclexplode(c.relacl) a \
+         WHERE c.relnamespace = 'public'::regnamespace AND a.grantee = 'basecommerce_edge'::regrole",
+    )
+    .await;
+    let mut expected = BTreeSet::new();
+    for t in ["acme_accounts", "acme_certificates", "acme_challenges", "acme_status"] {
+        for p in ["SELECT", "INSERT", "UPDATE", "DELETE"] {
+            expected.insert(format!("{t} {p}"));
+        }
+    }
+    assert_eq!(tables, expected, "table privileges of basecommerce_edge");
+    let columns = privileges(
+        "SELECT c.relname || '.' || at.attname || ' ' || a.privilege_type \
+         FROM pg_attribute at JOIN pg_class c ON c.oid = at.attrelid, aclexplode(at.attacl) a \
+         WHERE c.relnamespace = 'public'::regnamespace AND a.grantee = 'basecommerce_edge'::regrole",
+    )
+    .await;
+    let expected: BTreeSet<String> = [
+        "tenants.id",
+        "tenants.slug",
+        "tenants.status",
+        "tenants.created_at",
+        "tenant_domains.id",
+        "tenant_domains.tenant_id",
+        "tenant_domains.domain",
+        "tenant_domains.verified",
+        "tenant_domains.verified_at",
+    ]
+    .iter()
+    .map(|c| format!("{c} SELECT"))
+    .collect();
+    assert_eq!(columns, expected, "column privileges of basecommerce_edge");
+}
+
+/// A compromised vertical or worker cannot reach the certificates; a compromised proxy cannot
+/// bind a domain, touch a tenant or read business data.
+#[tokio::test]
+async fn neither_side_can_cross_into_the_others_secrets() {
+    let app = TestApp::spawn().await;
+    let acme = app.tenant("acme").await;
+    let su = app.superuser().await;
+    su.batch_execute(
+        "INSERT INTO acme_certificates (name, domains, chain_pem, key_pem, issuer, not_before, not_after) \
+         VALUES ('*.example.com', '{*.example.com}', 'chain', 'key', 'CA', now(), now() + interval '90 days')",
+    )
+    .await
+    .unwrap();
+    let denied = |r: Result<u64, tokio_postgres::Error>, what: &str| {
+        let e = r.expect_err(what);
+        assert_eq!(e.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE), "{what}: {e}");
+    };
+
+    let vertical = connect(&app.db.app_url).await;
+    vertical.batch_execute(&format!("SET app.tenant_id = '{}'", acme.id)).await.unwrap();
+    denied(vertical.query("SELECT key_pem FROM acme_certificates", &[]).await.map(|r| r.len() as u64), "app reads a private key");
+    denied(vertical.query("SELECT credentials FROM acme_accounts", &[]).await.map(|r| r.len() as u64), "app reads the ACME account key");
+    denied(
+        vertical.execute("INSERT INTO acme_challenges (token, key_authorization, expires_at) VALUES ('t', 't.k', now() + interval '1 hour')", &[]).await,
+        "app plants an HTTP-01 answer",
+    );
+
+    let edge = connect(&app.db.edge_url).await;
+    let active: i64 = edge.query_one("SELECT count(*) FROM tenants WHERE slug = 'acme' AND status = 'active'", &[]).await.unwrap().get(0);
+    assert_eq!(active, 1, "the edge looks tenants up");
+    let keys: i64 = edge.query_one("SELECT count(*) FROM acme_certificates WHERE key_pem = 'key'", &[]).await.unwrap().get(0);
+    assert_eq!(keys, 1, "the edge reads its certificates");
+    denied(
+        edge.execute("INSERT INTO tenant_domains (tenant_id, domain, verified) VALUES ($1, 'evil.test', true)", &[&acme.id]).await,
+        "edge binds a domain to a tenant",
+    );
+    denied(edge.execute("UPDATE tenant_domains SET verified = true", &[]).await, "edge verifies a domain");
+    denied(edge.execute("UPDATE tenants SET status = 'suspended'", &[]).await, "edge suspends a tenant");
+    denied(edge.query("SELECT verification_token FROM tenant_domains", &[]).await.map(|r| r.len() as u64), "edge reads domain proofs");
+    denied(edge.query("SELECT email FROM users", &[]).await.map(|r| r.len() as u64), "edge reads users");
+    denied(edge.query("SELECT * FROM event_outbox", &[]).await.map(|r| r.len() as u64), "edge reads the outbox");
 }

@@ -18,6 +18,8 @@ pub const OWNER_ROLE: &str = "bc_owner";
 pub const APP_ROLE: &str = "bc_app";
 /// Login role of the engines: `basecommerce_app` plus `basecommerce_relay` (reads the whole outbox).
 pub const ENGINES_ROLE: &str = "bc_engines";
+/// Login role of the edge: `basecommerce_edge` (tenants and domains read-only, the ACME tables).
+pub const EDGE_ROLE: &str = "bc_edge";
 
 /// How to start a set of servers.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +57,8 @@ pub struct TestDatabase {
     pub superuser_url: String,
     /// URL as the engines' role.
     pub engines_url: String,
+    /// URL as the edge's role (the proxy).
+    pub edge_url: String,
 }
 
 impl Services {
@@ -109,6 +113,8 @@ impl Services {
                 "CREATE ROLE {OWNER_ROLE} LOGIN; \
              CREATE ROLE basecommerce_app NOLOGIN; \
              CREATE ROLE basecommerce_relay NOLOGIN; \
+             CREATE ROLE basecommerce_edge NOLOGIN; \
+             CREATE ROLE {EDGE_ROLE} LOGIN IN ROLE basecommerce_edge; \
              CREATE ROLE {APP_ROLE} LOGIN IN ROLE basecommerce_app; \
              CREATE ROLE {ENGINES_ROLE} LOGIN IN ROLE basecommerce_app, basecommerce_relay;"
             ),
@@ -178,6 +184,7 @@ impl Services {
             app_url: self.pg_url(APP_ROLE, &name),
             superuser_url: self.pg_url(&self.superuser, &name),
             engines_url: self.pg_url(ENGINES_ROLE, &name),
+            edge_url: self.pg_url(EDGE_ROLE, &name),
             name,
         }
     }

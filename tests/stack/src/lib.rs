@@ -130,6 +130,18 @@ impl Stack {
         connect(&self.db.superuser_url).await
     }
 
+    /// The environment of the edge (`basecommerce-proxy`): like [`Stack::env`], but connected as
+    /// the edge's own role, as install.sh hands it out.
+    pub fn edge_env(&self) -> Vec<(String, String)> {
+        let mut env = self.env();
+        for (k, v) in env.iter_mut() {
+            if k == "BASECOMMERCE_DATABASE__URL" {
+                *v = self.db.edge_url.clone();
+            }
+        }
+        env
+    }
+
     /// Environment that configures a `basecommerce-*` process exactly like these settings.
     pub fn env(&self) -> Vec<(String, String)> {
         let s = &self.settings;

@@ -154,7 +154,7 @@ fn start_proxy(stack: &Stack, pebble: &Pebble, http_port: u16, cache: &Path, ext
     let log = pebble.dir.path().join(format!("proxy-{}.log", port()));
     let out = std::fs::File::create(&log).unwrap();
     let mut cmd = Command::new(stack::workspace_binary("basecommerce-proxy"));
-    cmd.envs(stack.env())
+    cmd.envs(stack.edge_env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", format!("127.0.0.1:{http_port}"))
         .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", https.to_string())

@@ -37,7 +37,7 @@ async fn start_proxy(stack: &Stack) -> (Killed, SocketAddr) {
     let http: SocketAddr = format!("127.0.0.1:{}", harness::free_port()).parse().unwrap();
     let sock = std::env::temp_dir().join(format!("bc-upgrade-{}.sock", uuid::Uuid::new_v4().simple()));
     let child = Command::new(stack::workspace_binary("basecommerce-proxy"))
-        .envs(stack.env())
+        .envs(stack.edge_env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
         .env("BASECOMMERCE_PROXY__HTTPS_LISTEN", format!("127.0.0.1:{}", harness::free_port()))

@@ -647,7 +647,7 @@ async fn clear_start_up_errors() {
     let stack = Stack::start().await;
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let out = Command::new(stack::workspace_binary("basecommerce-proxy"))
-        .envs(stack.env())
+        .envs(stack.edge_env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", busy.local_addr().unwrap().to_string())
         .output()
@@ -657,7 +657,7 @@ async fn clear_start_up_errors() {
 
     let empty = tempfile_dir();
     let out = Command::new(stack::workspace_binary("basecommerce-proxy"))
-        .envs(stack.env())
+        .envs(stack.edge_env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", format!("127.0.0.1:{}", harness::free_port()))
         .env("BASECOMMERCE_PROXY__TLS_CERT_DIR", &empty)
@@ -728,7 +728,7 @@ fn proxy_in_background(stack: &Stack, addr: SocketAddr, sock: &Path) -> Child {
 /// (comma-separated), with the base domains every test here uses.
 fn proxy_command(stack: &Stack, http: SocketAddr, upstreams: &str, sock: &Path) -> Command {
     let mut cmd = Command::new(stack::workspace_binary("basecommerce-proxy"));
-    cmd.envs(stack.env())
+    cmd.envs(stack.edge_env())
         .env("BASECOMMERCE_EDGE__SECRET", stack.settings.edge.secret.as_ref().unwrap().expose())
         .env("BASECOMMERCE_PROXY__HTTP_LISTEN", http.to_string())
         .env("BASECOMMERCE_PROXY__BASE_DOMAINS", "[example.com,staging.example.com,localhost]")
