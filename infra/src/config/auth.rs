@@ -27,6 +27,10 @@ impl Default for AuthSettings {
 pub struct EdgeSettings {
     /// Shared by proxy and vertical: proves a request came through the proxy.
     pub secret: Option<Secret>,
+    /// The edge's own database role (`basecommerce_proxy`). Services never read it: systemd hands
+    /// it to the proxy as its `database.url`; it is a key so the admin CLI, which reads every
+    /// credential file, accepts it.
+    pub database_url: Option<Secret>,
 }
 
 impl AuthSettings {
