@@ -133,7 +133,11 @@ impl Stack {
     /// The environment of the edge (`basecommerce-proxy`): like [`Stack::env`], but connected as
     /// the edge's own role, as install.sh hands it out.
     pub fn edge_env(&self) -> Vec<(String, String)> {
-        let mut env = self.env();
+        self.as_edge(self.env())
+    }
+
+    /// `env` (a process environment built from [`Stack::env`]) with the edge's database role.
+    pub fn as_edge(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
         for (k, v) in env.iter_mut() {
             if k == "BASECOMMERCE_DATABASE__URL" {
                 *v = self.db.edge_url.clone();

@@ -213,10 +213,7 @@ async fn every_service_exports_the_series_that_alerts_and_dashboard_use_after_re
     ]);
     let mut relay = Proc::spawn(&engines, &["relay"], &env);
     let _worker = Proc::spawn(&engines, &["worker"], &env);
-    let mut edge_env = env.clone();
-    edge_env.retain(|(k, _)| k != "BASECOMMERCE_DATABASE__URL");
-    edge_env.push(("BASECOMMERCE_DATABASE__URL".into(), stack.db.edge_url.clone()));
-    let _proxy = Proc::spawn(&workspace_binary("basecommerce-proxy"), &[], &edge_env);
+    let _proxy = Proc::spawn(&workspace_binary("basecommerce-proxy"), &[], &stack.as_edge(env.clone()));
 
     // Real traffic: through the edge, and the API as the edge would send it.
     let host = format!("acme.{BASE_DOMAIN}");
