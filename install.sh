@@ -317,6 +317,8 @@ secrets() {
   install -d -m 0700 -o root -g root "$CREDS"
   credential auth.jwt_secret random_hex 64          # 128 hex characters
   credential edge.secret random_hex 32
+  # Seals the ACME private keys and account in PostgreSQL (issue 15, finding 5); the proxy alone loads it.
+  credential acme.key_encryption_key random_hex 32
   local host=127.0.0.1 owner_url
   if [ -n "$database_url" ]; then
     credential database.migrate_url printf '%s' "$database_url"

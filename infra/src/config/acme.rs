@@ -32,6 +32,11 @@ pub struct AcmeSettings {
     pub dns_provider: Option<String>,
     /// API token of the DNS provider (a credential file `acme.dns_token`, never logged).
     pub dns_token: Option<Secret>,
+    /// Seals the certificates' private keys and the ACME account in PostgreSQL (AES-256-GCM),
+    /// so whoever reads the database or a backup gets no key: 64 hex characters, the credential
+    /// file `acme.key_encryption_key` (install.sh generates it; `openssl rand -hex 32`). The
+    /// same key on every edge droplet.
+    pub key_encryption_key: Option<Secret>,
     /// Base URL of the DNS provider's API (tests point it at a local double).
     pub dns_api_url: String,
     /// Seconds to wait after writing a TXT record before asking the CA to check it.
@@ -56,6 +61,7 @@ impl Default for AcmeSettings {
             cache_dir: "/var/lib/basecommerce/acme".into(),
             dns_provider: None,
             dns_token: None,
+            key_encryption_key: None,
             dns_api_url: "https://api.digitalocean.com".into(),
             dns_propagation_secs: 30,
             check_interval_secs: 60,
@@ -89,6 +95,16 @@ impl AcmeSettings {
             }
             Some("digitalocean") => {}
             Some(other) => return Err(ConfigError::new("acme.dns_provider", format!("{other:?} is not supported (only \"digitalocean\")"))),
+        }
+        let key = self.key_encryption_key.as_ref().map(|k| k.expose().trim()).unwrap_or_default();
+        if key.is_empty() {
+            return Err(ConfigError::new(
+                "acme.key_encryption_key",
+                "is required when acme.enabled: 64 hex characters in the credential file acme.key_encryption_key (install.sh generates it)",
+            ));
+        }
+        if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::new("acme.key_encryption_key", "must be 64 hex characters (32 bytes), e.g. from `openssl rand -hex 32`"));
         }
         if self.check_interval_secs == 0 || self.retry_base_secs == 0 || self.max_orders_per_hour == 0 {
             return Err(ConfigError::new("acme", "check_interval_secs, retry_base_secs and max_orders_per_hour must be at least 1"));

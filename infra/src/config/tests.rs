@@ -62,6 +62,12 @@ fn acme_needs_an_email_accepted_terms_and_a_token_for_dns01() {
     s.acme.email = Some("ops@example.com".into());
     assert_eq!(s.acme.validate().unwrap_err().key, "acme.accept_terms");
     s.acme.accept_terms = true;
+    assert_eq!(s.acme.validate().unwrap_err().key, "acme.key_encryption_key", "private keys are never stored unsealed");
+    s.acme.key_encryption_key = Some(Secret::new("ab".repeat(31)));
+    assert_eq!(s.acme.validate().unwrap_err().key, "acme.key_encryption_key", "a short key is refused");
+    s.acme.key_encryption_key = Some(Secret::new("zz".repeat(32)));
+    assert_eq!(s.acme.validate().unwrap_err().key, "acme.key_encryption_key", "a key that is not hex is refused");
+    s.acme.key_encryption_key = Some(Secret::new("ab".repeat(32)));
     s.acme.validate().unwrap();
     s.acme.dns_provider = Some("digitalocean".into());
     assert_eq!(s.acme.validate().unwrap_err().key, "acme.dns_token");

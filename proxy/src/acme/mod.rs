@@ -12,6 +12,7 @@ pub mod challenge;
 pub mod dns;
 mod issuer;
 pub mod names;
+pub mod sealed;
 pub mod store;
 
 use std::collections::{HashMap, VecDeque};
@@ -74,7 +75,8 @@ pub struct AcmeManager {
 
 impl AcmeManager {
     pub fn new(settings: AcmeSettings, base_domains: Vec<String>, pool: Pool, certs: Arc<CertStore>) -> Result<Self, AcmeError> {
-        let repo = CertRepository::new(pool);
+        let key = settings.key_encryption_key.as_ref().ok_or_else(|| AcmeError::Certificate("acme.key_encryption_key is not set".into()))?;
+        let repo = CertRepository::new(pool, Arc::new(sealed::KeySeal::from_hex(key.expose())?));
         let dns = match (&settings.dns_provider, &settings.dns_token) {
             (Some(_), Some(token)) => Some(DigitalOceanDns::new(&settings.dns_api_url, token.clone())?),
             _ => None,

@@ -1,15 +1,19 @@
 //! Where certificates live: PostgreSQL (shared by every edge droplet, so one issuance serves
 //! all) and an on-disk cache (0600) read at start, so a proxy restarted while the database is
-//! away still serves TLS.
+//! away still serves TLS. Private keys and the ACME account are sealed ([`KeySeal`]) before
+//! they reach PostgreSQL; rows written before sealing existed are sealed the first time they
+//! are read.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use deadpool_postgres::Pool;
 
+use super::sealed::KeySeal;
 use super::AcmeError;
 
 /// A certificate chain with its key and the facts read from it.
@@ -70,6 +74,7 @@ pub struct NameStatus {
 #[derive(Clone)]
 pub struct CertRepository {
     pool: Pool,
+    seal: Arc<KeySeal>,
 }
 
 fn db(e: impl std::fmt::Display) -> AcmeError {
@@ -81,57 +86,86 @@ fn pg(e: deadpool_postgres::tokio_postgres::Error) -> AcmeError {
 }
 
 impl CertRepository {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, seal: Arc<KeySeal>) -> Self {
+        Self { pool, seal }
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
+    /// The account's credentials (JSON) for the CA at `directory_url`. A sealed account is
+    /// stored as a JSON string, so `#>> '{}'` yields either the sealed text or a legacy object.
     pub async fn account(&self, directory_url: &str) -> Result<Option<String>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
-        let row = c.query_opt("SELECT credentials::text FROM acme_accounts WHERE directory_url = $1", &[&directory_url]).await.map_err(pg)?;
-        Ok(row.map(|r| r.get(0)))
+        let row = c.query_opt("SELECT credentials #>> '{}' FROM acme_accounts WHERE directory_url = $1", &[&directory_url]).await.map_err(pg)?;
+        let Some(stored) = row.map(|r| r.get::<_, String>(0)) else { return Ok(None) };
+        let aad = format!("acme_accounts:{directory_url}");
+        if KeySeal::is_sealed(&stored) {
+            return self.seal.open(&aad, &stored).map(Some);
+        }
+        let sealed = self.seal.seal(&aad, &stored)?;
+        c.execute(
+            "UPDATE acme_accounts SET credentials = to_jsonb($2::text) WHERE directory_url = $1 AND credentials #>> '{}' = $3",
+            &[&directory_url, &sealed, &stored],
+        )
+        .await
+        .map_err(pg)?;
+        tracing::info!(directory = %directory_url, "stored ACME account sealed");
+        Ok(Some(stored))
     }
 
     /// Stores the account unless another droplet stored one first; returns the one that won.
     pub async fn save_account(&self, directory_url: &str, credentials: &str) -> Result<String, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
+        let sealed = self.seal.seal(&format!("acme_accounts:{directory_url}"), credentials)?;
         c.execute(
-            "INSERT INTO acme_accounts (directory_url, credentials) VALUES ($1, $2::text::jsonb) ON CONFLICT (directory_url) DO NOTHING",
-            &[&directory_url, &credentials],
+            "INSERT INTO acme_accounts (directory_url, credentials) VALUES ($1, to_jsonb($2::text)) ON CONFLICT (directory_url) DO NOTHING",
+            &[&directory_url, &sealed],
         )
         .await
         .map_err(pg)?;
         Ok(self.account(directory_url).await?.unwrap_or_else(|| credentials.to_owned()))
     }
 
+    /// Every stored certificate whose key opens; one that does not (another key, tampered) is
+    /// left out with a warning, so the issuer orders a fresh one instead of serving it.
     pub async fn certificates(&self) -> Result<Vec<StoredCert>, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
         let rows = c.query("SELECT name, domains, chain_pem, key_pem, issuer, not_before, not_after FROM acme_certificates", &[]).await.map_err(pg)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| StoredCert {
-                name: r.get(0),
-                domains: r.get(1),
-                chain_pem: r.get(2),
-                key_pem: r.get(3),
-                issuer: r.get(4),
-                not_before: r.get(5),
-                not_after: r.get(6),
-            })
-            .collect())
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let name: String = r.get(0);
+            let stored: String = r.get(3);
+            let aad = format!("acme_certificates:{name}");
+            let key_pem = if KeySeal::is_sealed(&stored) {
+                match self.seal.open(&aad, &stored) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        tracing::warn!(certificate = %name, error = %e, "stored certificate not used");
+                        continue;
+                    }
+                }
+            } else {
+                let sealed = self.seal.seal(&aad, &stored)?;
+                c.execute("UPDATE acme_certificates SET key_pem = $2 WHERE name = $1 AND key_pem = $3", &[&name, &sealed, &stored]).await.map_err(pg)?;
+                tracing::info!(certificate = %name, "stored private key sealed");
+                stored
+            };
+            out.push(StoredCert { name, domains: r.get(1), chain_pem: r.get(2), key_pem, issuer: r.get(4), not_before: r.get(5), not_after: r.get(6) });
+        }
+        Ok(out)
     }
 
     pub async fn save_certificate(&self, cert: &StoredCert) -> Result<(), AcmeError> {
+        let sealed = self.seal.seal(&format!("acme_certificates:{}", cert.name), &cert.key_pem)?;
         let c = self.pool.get().await.map_err(db)?;
         c.execute(
             "INSERT INTO acme_certificates (name, domains, chain_pem, key_pem, issuer, not_before, not_after) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (name) DO UPDATE SET domains = $2, chain_pem = $3, key_pem = $4, issuer = $5, \
                not_before = $6, not_after = $7, issued_at = now()",
-            &[&cert.name, &cert.domains, &cert.chain_pem, &cert.key_pem, &cert.issuer, &cert.not_before, &cert.not_after],
+            &[&cert.name, &cert.domains, &cert.chain_pem, &sealed, &cert.issuer, &cert.not_before, &cert.not_after],
         )
         .await
         .map_err(pg)?;

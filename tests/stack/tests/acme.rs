@@ -17,6 +17,8 @@ use stack::{eventually, Stack};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const WAIT: Duration = Duration::from_secs(60);
+/// This run's `acme.key_encryption_key`, the same for every proxy of the run (as on every edge).
+static KEY_ENCRYPTION_KEY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| stack::random_hex(32));
 
 use harness::KillOnDrop as Reaped;
 
@@ -171,6 +173,7 @@ fn start_proxy(stack: &Stack, pebble: &Pebble, http_port: u16, cache: &Path, ext
         .env("BASECOMMERCE_ACME__CACHE_DIR", cache)
         .env("BASECOMMERCE_ACME__CHECK_INTERVAL_SECS", "1")
         .env("BASECOMMERCE_ACME__RETRY_BASE_SECS", "1")
+        .env("BASECOMMERCE_ACME__KEY_ENCRYPTION_KEY", KEY_ENCRYPTION_KEY.as_str())
         .env("BASECOMMERCE_LOG__LEVEL", "info")
         .stdout(out.try_clone().unwrap())
         .stderr(out);
@@ -282,6 +285,9 @@ async fn http01_for_verified_domains_with_renewal_backoff_and_a_database_outage(
     let (status, body) = request(&mut live, "shop.acme-customer.test", "/tenant.json").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["slug"], "acme", "the custom domain reaches its tenant");
+    // The key stored in plaintext before sealing existed was sealed when the proxy read it.
+    let key_pem: String = db.query_one("SELECT key_pem FROM acme_certificates WHERE name = 'shop.acme-customer.test'", &[]).await.unwrap().get(0);
+    assert!(key_pem.starts_with("bcenc:v1:") && !key_pem.contains("PRIVATE KEY"), "legacy key left readable: {key_pem:.40}");
 
     let root = pebble.issuing_root().await;
     let mut renewed = eventually(WAIT, "renewed certificate from Pebble", || handshake_ok(proxy.https, "shop.acme-customer.test", &root)).await;
@@ -321,11 +327,37 @@ async fn http01_for_verified_domains_with_renewal_backoff_and_a_database_outage(
     // Stored for other edges and cached on disk, readable only by the service user.
     let stored: i64 = db.query_one("SELECT count(*) FROM acme_certificates WHERE issuer LIKE '%Pebble%'", &[]).await.unwrap().get(0);
     assert_eq!(stored, 3);
+    // Issue 15, finding 5: whoever reads the ACME tables (or a backup) finds no private key.
+    let readable: Vec<String> = db
+        .query("SELECT name FROM acme_certificates WHERE key_pem NOT LIKE 'bcenc:v1:%' OR key_pem LIKE '%PRIVATE KEY%'", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(readable.is_empty(), "private keys stored readable: {readable:?}");
+    let account: String = db.query_one("SELECT credentials::text FROM acme_accounts", &[]).await.unwrap().get(0);
+    assert!(account.starts_with("\"bcenc:v1:") && !account.contains("pkcs8"), "ACME account key stored readable: {account:.60}");
     let key_file = cache.join("shop.acme-customer.test.key");
     assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
     let log = std::fs::read_to_string(&proxy.log).unwrap();
     assert!(log.contains("certificate issued and served"), "{log}");
     drop(proxy);
+
+    // A new edge with an empty cache opens the sealed keys from the database and serves them.
+    let fresh = start_proxy(&stack, &pebble, port(), &pebble.dir.path().join("fresh-cache"), &[]);
+    let tls = eventually(WAIT, "sealed certificate opened from the database", || handshake_ok(fresh.https, "shop.acme-customer.test", &root)).await;
+    assert!(presented(&tls).0.contains("Pebble"));
+    drop(fresh);
+    // One with another key serves none of them (and says why) rather than anything unchecked.
+    let other_key = ("BASECOMMERCE_ACME__KEY_ENCRYPTION_KEY", stack::random_hex(32));
+    let wrong = start_proxy(&stack, &pebble, port(), &pebble.dir.path().join("wrong-key-cache"), &[other_key]);
+    eventually(WAIT, "sealed keys refused under another key", || async {
+        let log = std::fs::read_to_string(&wrong.log).unwrap_or_default();
+        (log.contains("stored certificate not used") && log.contains("does not open")).then_some(())
+    })
+    .await;
+    drop(wrong);
 
     // Restarted while PostgreSQL is unreachable: the cached certificates are still served.
     let dead_db = format!("postgres://nobody@127.0.0.1:{}/none?sslmode=disable", port());
