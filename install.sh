@@ -339,12 +339,22 @@ secrets() {
     # The edge's own role (tenants and domains read-only, the ACME tables): issue 15, finding 5.
     credential edge.database_url printf "postgres://basecommerce_proxy:%s@$host:5432/$DB_NAME?sslmode=disable" "$(random_hex 24)"
   fi
+  # Each service has its own Redis user (issue 15, finding 7: rules in infra/src/redis/acl.rs);
+  # redis.url, the administrative one, stays with root and the admin CLI.
+  local svc
   if [ -n "$redis_url" ]; then
     credential redis.url printf '%s' "$redis_url"
+    # A managed Redis: its users are the provider's, so every service gets the given URL.
+    for svc in proxy vertical relay worker; do credential "redis.${svc}_url" printf '%s' "$redis_url"; done
   else
-    [ "$role" = all ] || [ "$role" = db ] || [ -s "$CREDS/redis.url" ] || \
-      die "role $role needs Redis: copy $CREDS from the db droplet first, or give --redis-url"
+    for svc in url proxy_url vertical_url relay_url worker_url; do
+      [ "$role" = all ] || [ "$role" = db ] || [ -s "$CREDS/redis.$svc" ] || \
+        die "role $role needs Redis: copy $CREDS from the db droplet first (redis.$svc is missing), or give --redis-url"
+    done
     credential redis.url printf 'redis://:%s@127.0.0.1:6379' "$(random_hex 24)"
+    for svc in proxy vertical relay worker; do
+      credential "redis.${svc}_url" printf "redis://basecommerce-$svc:%s@127.0.0.1:6379" "$(random_hex 24)"
+    done
   fi
   info "credentials in $CREDS (0600 root; services get them through LoadCredential=)"
 }
@@ -475,9 +485,11 @@ EOF
 
 # --- Redis --------------------------------------------------------------------------------------
 redis() {
-  local pw bind="127.0.0.1 -::1"
+  local pw acl bind="127.0.0.1 -::1"
   pw=$(url_password "$CREDS/redis.url")
   [ "$role" = db ] && bind="127.0.0.1 -::1 $(private_address)"
+  # One user per service, passwords as SHA-256 only, from the one definition in infra.
+  acl=$(CREDENTIALS_DIRECTORY=$CREDS "$PREFIX/releases/$version/bin/basecommerce" redis acl) || die "basecommerce redis acl failed (see above)"
   local restart=0
   install_content /etc/redis/basecommerce.conf 0640 redis:redis <<EOF && restart=1
 # Managed by basecommerce install.sh (included at the end of /etc/redis/redis.conf).
@@ -489,6 +501,8 @@ requirepass $pw
 maxmemory-policy noeviction
 appendonly yes
 appendfsync everysec
+# Each service's own user: only the commands, keys and channels it uses.
+$acl
 EOF
   if ! grep -qx 'include /etc/redis/basecommerce.conf' /etc/redis/redis.conf; then
     echo 'include /etc/redis/basecommerce.conf' >> /etc/redis/redis.conf

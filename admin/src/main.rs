@@ -44,6 +44,9 @@ enum Command {
     /// The edge's TLS certificates (ACME).
     #[command(subcommand)]
     Cert(CertCmd),
+    /// Redis as the appliance configures it.
+    #[command(subcommand)]
+    Redis(RedisCmd),
     /// Check the installation (config, credentials, database, migrations, Redis, units,
     /// certificates, disk, clock) and print the command that fixes each problem. Exit 1 if any.
     Doctor,
@@ -70,6 +73,14 @@ enum Command {
 enum CertCmd {
     /// Each certificate's issuer and expiry, and the last error of names not yet issued.
     Status,
+}
+
+#[derive(Subcommand)]
+enum RedisCmd {
+    /// Print the `user` directives of each service's own Redis ACL user (from the credentials
+    /// redis.proxy_url, redis.vertical_url, redis.relay_url, redis.worker_url; passwords as
+    /// SHA-256 only), for the Redis configuration: install.sh writes them there.
+    Acl,
 }
 
 #[derive(Subcommand)]
@@ -163,6 +174,16 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&AdminError::Config(e)),
     };
+    if let Command::Redis(RedisCmd::Acl) = cli.command {
+        // Needs the credentials only: install.sh runs it before the database exists.
+        return match infra::redis::acl::conf_lines(&settings.redis, &settings.engines) {
+            Ok(lines) => {
+                lines.iter().for_each(|l| println!("{l}"));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&AdminError::Config(e)),
+        };
+    }
     match runtime.block_on(run(cli, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e),
@@ -329,7 +350,9 @@ async fn run(cli: Cli, settings: infra::Settings) -> Result<(), AdminError> {
                 println!("replayed {} dead letter(s) onto the main stream", replayed.len());
             }
         }
-        Command::Doctor | Command::Backup(_) | Command::Restore { .. } | Command::Status { .. } => unreachable!("handled before the configuration is required"),
+        Command::Doctor | Command::Backup(_) | Command::Restore { .. } | Command::Status { .. } | Command::Redis(_) => {
+            unreachable!("handled before a database is required")
+        }
         Command::User(UserCmd::Create { slug, email, role, name, password_file }) => {
             let slug = parse_slug(&slug)?;
             let email = Email::parse(&email).map_err(|m| AdminError::Invalid(format!("email {m}")))?;

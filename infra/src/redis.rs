@@ -1,6 +1,8 @@
 //! Redis: one reconnecting connection per process (`ConnectionManager`), `redis://` or
 //! `rediss://` (TLS through rustls), and the tenant-change channel caches listen on.
 
+pub mod acl;
+
 use redis::aio::ConnectionManager;
 
 use crate::config::Secret;

@@ -63,6 +63,31 @@ boot() {
   # Wait until systemd inside answers on its bus.
   wait_until 300 inside systemctl show -p Version >/dev/null 2>&1 || fail "systemd inside the container does not answer" 
 }
+# Issue 15, finding 7: the Redis credential each unit really loads is its own ACL user, refused
+# what its service does not do (on a shared password every one of these commands succeeds).
+check_redis_users() {
+  local unit url out args
+  refused() { # unit, command...
+    unit=$1; shift
+    url=$(inside systemctl cat "$unit" | sed -n 's|^LoadCredential=redis.url:||p')
+    [ -n "$url" ] || fail "$unit loads no redis.url credential"
+    out=$(inside sh -c 'redis-cli --no-auth-warning -u "$(cat "$0")" "$@" 2>&1' "$url" "$@" || true)
+    grep -q NOPERM <<<"$out" || fail "$unit's Redis credential ($url) may run '$*': $out"
+  }
+  for unit in basecommerce-proxy basecommerce-vertical; do
+    refused "$unit" XADD events:construction '*' type forged event '{}'
+    refused "$unit" XRANGE events:construction - +
+  done
+  refused basecommerce-proxy PUBLISH basecommerce:user-changes x
+  refused basecommerce-vertical PUBLISH basecommerce:tenant-changes x
+  refused basecommerce-relay XREADGROUP GROUP engines c STREAMS events:construction '>'
+  refused basecommerce-relay XADD events:dlq '*' a b
+  refused basecommerce-worker XTRIM events:construction MAXLEN 0
+  for unit in "${SERVICES[@]}"; do refused "$unit" CONFIG GET requirepass; refused "$unit" FLUSHALL; done
+  inside grep -q '^user basecommerce-relay reset on #[0-9a-f]\{64\} ' /etc/redis/basecommerce.conf || fail "no relay user (by password digest) in /etc/redis/basecommerce.conf"
+  pass "each service has its own Redis user (proxy, vertical, relay, worker; passwords as SHA-256 in redis.conf): NOPERM outside its commands, keys and channels"
+}
+
 inside() {
   nsenter -t "$pid1" -a -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
 }
@@ -168,6 +193,8 @@ run_release() {
   local code; code=$(curl -s -k -o /dev/null -w '%{http_code}' --resolve "nope.$domain:443:127.0.0.1" "https://nope.$domain/tenant.json")
   [ "$code" = 404 ] || fail "unknown tenant answered $code, not 404"
   pass "tenants acme and demo each get their own data; unknown tenant → 404 at the edge"
+
+  check_redis_users
 
   # Re-running install.sh changes nothing: same files, same processes.
   local before_fp before_pids

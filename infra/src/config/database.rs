@@ -30,8 +30,17 @@ impl Default for DatabaseSettings {
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RedisSettings {
-    /// `redis://` or `rediss://` (TLS) URL.
+    /// `redis://` or `rediss://` (TLS) URL. On the appliance each service's unit loads its own
+    /// ACL user's URL here (below); the admin CLI keeps the administrative one.
     pub url: Option<Secret>,
+    /// The credential files of each service's own Redis ACL user (issue 15, finding 7; rules in
+    /// [`crate::redis::acl`]): `redis://basecommerce-proxy:<password>@…` and so on. A unit loads
+    /// its own file as `redis.url`; here they are config keys so the admin CLI can read them
+    /// (`basecommerce redis acl` writes the users into the Redis configuration).
+    pub proxy_url: Option<Secret>,
+    pub vertical_url: Option<Secret>,
+    pub relay_url: Option<Secret>,
+    pub worker_url: Option<Secret>,
 }
 
 impl DatabaseSettings {
@@ -51,10 +60,18 @@ impl DatabaseSettings {
 
 impl RedisSettings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        match &self.url {
-            Some(u) => validate_redis_url(u.expose()),
-            None => Ok(()),
+        for (key, url) in [
+            ("redis.url", &self.url),
+            ("redis.proxy_url", &self.proxy_url),
+            ("redis.vertical_url", &self.vertical_url),
+            ("redis.relay_url", &self.relay_url),
+            ("redis.worker_url", &self.worker_url),
+        ] {
+            if let Some(u) = url {
+                validate_redis_url(key, u.expose())?;
+            }
         }
+        Ok(())
     }
 }
 
@@ -70,14 +87,14 @@ pub(super) fn validate_postgres_url(key: &str, url: &str) -> Result<(), ConfigEr
     })
 }
 
-pub(super) fn validate_redis_url(url: &str) -> Result<(), ConfigError> {
-    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new("redis.url", format!("is not a valid URL: {e}")))?;
+pub(super) fn validate_redis_url(key: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|e| ConfigError::new(key, format!("is not a valid URL: {e}")))?;
     match parsed.scheme() {
         "redis" | "rediss" => {}
-        other => return Err(ConfigError::new("redis.url", format!("scheme must be redis:// or rediss:// (TLS), not {other}://"))),
+        other => return Err(ConfigError::new(key, format!("scheme must be redis:// or rediss:// (TLS), not {other}://"))),
     }
     if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::new("redis.url", "has no host"));
+        return Err(ConfigError::new(key, "has no host"));
     }
     Ok(())
 }

@@ -133,5 +133,5 @@ fn example_config_is_valid() {
 #[test]
 fn managed_service_urls_are_accepted() {
     validate_postgres_url("database.url", "postgresql://doadmin:x@db-postgresql-fra1-1.b.db.ondigitalocean.com:25060/defaultdb?sslmode=require").unwrap();
-    validate_redis_url("rediss://default:x@db-redis-fra1-1.b.db.ondigitalocean.com:25061").unwrap();
+    validate_redis_url("redis.url", "rediss://default:x@db-redis-fra1-1.b.db.ondigitalocean.com:25061").unwrap();
 }

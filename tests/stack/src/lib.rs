@@ -4,6 +4,7 @@
 //! sharing one Redis never see each other's events) and an API [`Session`] per tenant, for
 //! whole-system tests.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -13,6 +14,7 @@ use basecommerce_vertical::domain::user::{Email, NewPassword};
 use basecommerce_vertical::startup::Application;
 use harness::{Services, TestDatabase};
 use infra::edge::{EDGE_SECRET_HEADER, TENANT_SLUG_HEADER};
+use infra::redis::acl::RedisService;
 use infra::{Secret, Settings, TenantSlug};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -67,7 +69,10 @@ pub struct Stack {
     /// The vertical's `/metrics` listener.
     pub vertical_metrics: SocketAddr,
     pub http: reqwest::Client,
+    /// The administrative (`default`) user's URL, as the admin CLI has it.
     pub redis_url: String,
+    /// Each service's own Redis user, with the appliance's rules (the vertical runs as its own).
+    pub redis_users: HashMap<RedisService, String>,
 }
 
 impl Stack {
@@ -92,11 +97,24 @@ impl Stack {
         s.engines.relay_health_listen = "127.0.0.1:0".parse().unwrap();
         s.validate().expect("valid test settings");
         Admin::new(s.clone()).unwrap().migrate().await.expect("migrations");
-        let app = Application::build(s.clone()).await.expect("vertical builds");
+        let redis_users = create_redis_users(&services.redis_url(), &tag, &s.engines).await;
+        let mut as_vertical = s.clone();
+        as_vertical.redis.url = Some(Secret::new(redis_users[&RedisService::Vertical].clone()));
+        let app = Application::build(as_vertical).await.expect("vertical builds");
         let vertical = app.local_addr();
         let vertical_metrics = app.metrics_addr().expect("metrics listener on port 0");
         tokio::spawn(app.run_until(std::future::pending()));
-        Self { redis_url: services.redis_url(), settings: s, db, vertical, vertical_metrics, http: reqwest::Client::new() }
+        Self { redis_url: services.redis_url(), redis_users, settings: s, db, vertical, vertical_metrics, http: reqwest::Client::new() }
+    }
+
+    /// `env` with `service`'s own Redis user, as its unit on the appliance has it.
+    pub fn as_redis_user(&self, service: RedisService, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+        for (k, v) in env.iter_mut() {
+            if k == "BASECOMMERCE_REDIS__URL" {
+                *v = self.redis_users[&service].clone();
+            }
+        }
+        env
     }
 
     pub fn admin(&self) -> Admin {
@@ -167,6 +185,22 @@ impl Stack {
             ("BASECOMMERCE_FILES__DIR".into(), s.files.dir.display().to_string()),
         ]
     }
+}
+
+/// Creates one Redis user per service for this test (names suffixed with `tag`, since tests
+/// share the server) with exactly the appliance's rules, and returns their URLs.
+async fn create_redis_users(admin_url: &str, tag: &str, engines: &infra::config::EnginesSettings) -> HashMap<RedisService, String> {
+    let mut conn = redis::Client::open(admin_url).unwrap().get_multiplexed_async_connection().await.expect("redis");
+    let addr = admin_url.trim_start_matches("redis://");
+    let mut users = HashMap::new();
+    for service in RedisService::ALL {
+        let (name, password) = (format!("{}-{tag}", service.user()), random_hex(16));
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg("SETUSER").arg(&name).arg("reset").arg("on").arg(format!(">{password}")).arg(service.rules(engines));
+        let () = cmd.query_async(&mut conn).await.unwrap_or_else(|e| panic!("ACL SETUSER {name}: {e}"));
+        users.insert(service, format!("redis://{name}:{password}@{addr}"));
+    }
+    users
 }
 
 /// An authenticated API client of one tenant, calling the vertical as the proxy would.

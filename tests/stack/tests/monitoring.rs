@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use admin::status::Scrape;
+use infra::redis::acl::RedisService;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use stack::{eventually, workspace_binary, Stack};
@@ -211,9 +212,10 @@ async fn every_service_exports_the_series_that_alerts_and_dashboard_use_after_re
         ("BASECOMMERCE_PROXY__HEALTH_CHECK_INTERVAL_SECS".into(), "1".into()),
         ("BASECOMMERCE_PROXY__UPGRADE_SOCK".into(), std::env::temp_dir().join(format!("bc-mon-{}.sock", uuid::Uuid::new_v4().simple())).display().to_string()),
     ]);
-    let mut relay = Proc::spawn(&engines, &["relay"], &env);
-    let _worker = Proc::spawn(&engines, &["worker"], &env);
-    let _proxy = Proc::spawn(&workspace_binary("basecommerce-proxy"), &[], &stack.as_edge(env.clone()));
+    // Each service as its own Redis user with the appliance's rules (issue 15, finding 7).
+    let mut relay = Proc::spawn(&engines, &["relay"], &stack.as_redis_user(RedisService::Relay, env.clone()));
+    let _worker = Proc::spawn(&engines, &["worker"], &stack.as_redis_user(RedisService::Worker, env.clone()));
+    let _proxy = Proc::spawn(&workspace_binary("basecommerce-proxy"), &[], &stack.as_edge(stack.as_redis_user(RedisService::Proxy, env.clone())));
 
     // Real traffic: through the edge, and the API as the edge would send it.
     let host = format!("acme.{BASE_DOMAIN}");
@@ -222,6 +224,20 @@ async fn every_service_exports_the_series_that_alerts_and_dashboard_use_after_re
         (r.status() == StatusCode::OK).then_some(())
     })
     .await;
+    // The proxy listens for tenant changes and the vertical for user changes, each as its own user.
+    let admin_redis = redis::Client::open(stack.redis_url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    for service in [RedisService::Proxy, RedisService::Vertical] {
+        let user = stack.redis_users[&service].trim_start_matches("redis://").split(':').next().unwrap().to_owned();
+        eventually(WAIT, &format!("{user} subscribed"), || {
+            let mut c = admin_redis.clone();
+            let user = user.clone();
+            async move {
+                let clients: String = redis::cmd("CLIENT").arg("LIST").query_async(&mut c).await.unwrap();
+                clients.lines().any(|l| l.contains(&format!(" user={user} ")) && l.contains(" sub=1 ")).then_some(())
+            }
+        })
+        .await;
+    }
     let p = s.product("CIM", "10.00").await;
     for _ in 0..3 {
         assert_eq!(s.call(Method::GET, &format!("/api/v1/products/{p}"), None).await.0, StatusCode::OK);
@@ -333,4 +349,46 @@ async fn every_service_exports_the_series_that_alerts_and_dashboard_use_after_re
         (w.value("basecommerce_outbox_lag_seconds")? == 0.0 && w.value("basecommerce_outbox_unpublished")? == 0.0).then_some(())
     })
     .await;
+}
+
+/// Issue 15, finding 7: each service's Redis user is refused every command, key and channel its
+/// service does not use — a compromised proxy or vertical cannot forge, read or trim events, the
+/// relay cannot consume them, nobody but the administrator can flush or reconfigure Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_redis_user_is_refused_what_its_service_does_not_do() {
+    let stack = Stack::start().await;
+    let e = &stack.settings.engines;
+    let (stream, dlq) = (e.stream.as_str(), e.dlq_stream.as_str());
+    let (tenants, users) = (infra::redis::TENANT_CHANGES_CHANNEL, infra::redis::USER_CHANGES_CHANNEL);
+    let group = e.group.as_str();
+    let forged = vec!["XADD", stream, "*", "type", "stock.received", "event", "{}"];
+    let read_group = vec!["XREADGROUP", "GROUP", group, "c", "COUNT", "1", "STREAMS", stream, ">"];
+    let everyone = [vec!["FLUSHALL"], vec!["CONFIG", "GET", "requirepass"], vec!["KEYS", "*"], vec!["ACL", "LIST"]];
+    let refused = [
+        (RedisService::Proxy, vec![forged.clone(), vec!["XRANGE", stream, "-", "+"], vec!["PUBLISH", tenants, "acme"], vec!["SUBSCRIBE", users]]),
+        (RedisService::Vertical, vec![forged.clone(), vec!["XRANGE", stream, "-", "+"], vec!["PUBLISH", tenants, "acme"], vec!["GET", "x"]]),
+        (RedisService::Relay, vec![read_group.clone(), vec!["XACK", stream, group, "0-1"], vec!["XADD", dlq, "*", "a", "b"], vec!["PUBLISH", users, "x"]]),
+        (
+            RedisService::Worker,
+            vec![vec!["XTRIM", stream, "MAXLEN", "0"], vec!["XADD", "events:another-install", "*", "a", "b"], vec!["PUBLISH", users, "x"], vec!["DEL", stream]],
+        ),
+    ];
+    for (service, commands) in refused {
+        let url = &stack.redis_users[&service];
+        let mut conn = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let () = redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).unwrap_or_else(|e| panic!("{service:?} may ping: {e}"));
+        for args in commands.into_iter().chain(everyone.clone()) {
+            let mut cmd = redis::cmd(args[0]);
+            cmd.arg(&args[1..]);
+            let answer: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
+            let err = answer.expect_err(&format!("{service:?} must not run {args:?}"));
+            assert!(err.to_string().to_ascii_uppercase().contains("NOPERM"), "{service:?} {args:?}: refused by the ACL, not by chance: {err}");
+        }
+    }
+    // And what each does is allowed: the relay appends, the worker reads its group.
+    let mut relay = redis::Client::open(stack.redis_users[&RedisService::Relay].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD").arg(stream).arg("*").arg("type").arg("t").query_async(&mut relay).await.unwrap();
+    let mut worker = redis::Client::open(stack.redis_users[&RedisService::Worker].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    infra::bus::ensure_group(&mut worker, e).await.unwrap();
+    let _: redis::Value = redis::cmd(read_group[0]).arg(&read_group[1..]).query_async(&mut worker).await.unwrap();
 }
