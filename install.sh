@@ -46,7 +46,10 @@ Installs or upgrades basecommerce on this machine. Safe to re-run: it converges.
                          wildcard certificate *.DOMAIN through DNS-01; without it, one
                          certificate per tenant host through HTTP-01
   --acme-staging         acme: use Let's Encrypt's staging CA (untrusted certificates; try first)
-  --from DIR|TARBALL     install the binaries from a release directory or tarball
+  --from DIR|TARBALL     install the binaries from a release directory or tarball; a tarball is
+                         unpacked only when its SHA-256 matches TARBALL.sha256 (sha256sum format,
+                         published next to it) or --sha256
+  --sha256 HEX           the expected SHA-256 of the --from tarball
   --build                build the binaries from this checkout with cargo (release profile)
   --private-cidr CIDR    role db: the private network allowed to reach PostgreSQL/Redis
                          (default: the /16 of this machine's private address)
@@ -73,7 +76,7 @@ die() { printf '\n\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 action=install domain="" email="" tenant="" tenant_name="" admin_email="" role=all
 database_url="" redis_url="" tls_mode=acme tls_src="" from="" build=0 purge=0 skip_checks=0 private_cidr=""
 monitoring=""
-dns_token_file="" acme_staging=0
+dns_token_file="" acme_staging=0 from_sha256=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --domain) domain=${2:?--domain needs a value}; shift ;;
@@ -88,6 +91,7 @@ while [ $# -gt 0 ]; do
       tls_mode=${2:?--tls needs a value}; shift
       if [ "$tls_mode" = files ]; then tls_src=${2:?--tls files needs a directory}; shift; fi ;;
     --from) from=${2:?--from needs a directory or tarball}; shift ;;
+    --sha256) from_sha256=${2:?--sha256 needs a value}; shift ;;
     --build) build=1 ;;
     --dns-token-file) dns_token_file=${2:?--dns-token-file needs a file}; shift ;;
     --acme-staging) acme_staging=1 ;;
@@ -146,7 +150,11 @@ credential() { # name, generator command...
 }
 url_password() { sed -n 's|^[a-z]*://[^:/@]*:\([^@]*\)@.*|\1|p' "$1"; }
 psql_admin() { # SQL via the local superuser or the given admin URL
-  if [ -n "$database_url" ]; then psql -X -q -v ON_ERROR_STOP=1 "$database_url" "$@"
+  if [ -n "$database_url" ]; then
+    # The password goes in the environment (readable by root only), not on psql's command line,
+    # which every local user sees in ps (issue 15, finding 11).
+    local pw; pw=$(printf '%s' "$database_url" | sed -n 's|^[a-z]*://[^:/@]*:\([^@]*\)@.*|\1|p')
+    PGPASSWORD=$(printf '%b' "${pw//%/\\x}") psql -X -q -v ON_ERROR_STOP=1 "$(printf '%s' "$database_url" | sed -E 's|^([a-z]+://[^:/@]*):[^@]*@|\1@|')" "$@"
   else (cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"); fi
 }
 cli() { CREDENTIALS_DIRECTORY=$CREDS "$PREFIX/current/bin/basecommerce" --config "$ETC/basecommerce.toml" "$@"; }
@@ -234,6 +242,14 @@ find_release() {
   release_src=""
   if [ -n "$from" ]; then
     if [ -f "$from" ]; then
+      # Nothing from a tarball runs (as root) before its checksum matches (issue 15, finding 11).
+      local want have
+      want=$from_sha256
+      [ -n "$want" ] || [ ! -f "$from.sha256" ] || want=$(awk 'NR == 1 {print $1}' "$from.sha256")
+      [ -n "$want" ] || die "--from $from: no checksum to verify it against: put its sha256sum line in $from.sha256 or give --sha256 HEX"
+      have=$(sha256sum "$from" | cut -d' ' -f1)
+      [ "${want,,}" = "$have" ] || die "--from $from: SHA-256 mismatch (expected $want, got $have): not unpacked"
+      info "--from $from: SHA-256 verified"
       d=$(mktemp -d /tmp/basecommerce-release.XXXXXX)
       tar -xf "$from" -C "$d" || die "--from $from: not a readable tarball"
       from=$d
@@ -455,11 +471,26 @@ private_network() {
 
 # --- backups (pgBackRest) -----------------------------------------------------------------------
 backups_stanza() {
+  # The repository is encrypted (issue 15, finding 11) with a pass generated once and kept in
+  # this file across re-runs. A repository made before encryption existed stays as it is
+  # (pgBackRest cannot switch one): move /var/lib/pgbackrest aside and re-run to encrypt.
+  local pass="" cipher=""
+  [ -f /etc/pgbackrest.conf ] && pass=$(sed -n 's/^repo1-cipher-pass=//p' /etc/pgbackrest.conf)
+  if [ -z "$pass" ]; then
+    if [ -e /var/lib/pgbackrest/backup/basecommerce/backup.info ]; then
+      warn "the pgBackRest repository predates encryption and stays unencrypted (move /var/lib/pgbackrest aside and re-run to encrypt it)"
+    else
+      pass=$(random_hex 32)
+    fi
+  fi
+  [ -n "$pass" ] && cipher=$(printf 'repo1-cipher-type=aes-256-cbc\nrepo1-cipher-pass=%s' "$pass")
   install_content /etc/pgbackrest.conf 0640 postgres:postgres <<EOF || true
 # Managed by basecommerce install.sh. Repository on local disk; for DigitalOcean Spaces set
 # repo1-type=s3, repo1-s3-endpoint, repo1-s3-bucket, repo1-s3-region, repo1-s3-key(-secret).
+# Keep a copy of repo1-cipher-pass off this droplet: without it the backups cannot be read.
 [global]
 repo1-path=/var/lib/pgbackrest
+$cipher
 repo1-retention-full=2
 repo1-retention-diff=7
 start-fast=y

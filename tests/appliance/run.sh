@@ -211,7 +211,9 @@ run_release() {
   check_reload_loses_nothing
   check_worker_sigkill
   check_point_in_time_restore
+  check_backup_hardening
   check_security
+  check_tarball_checksum
   check_upgrade_and_rollback
   check_tls_files
   check_reboot
@@ -331,6 +333,36 @@ check_point_in_time_restore() {
   tenant_is acme || fail "tenant acme (created before $t) lost by the restore"
   pass "point-in-time restore (pgBackRest, --to $t) brings back tenant demo's deleted user: login 401 → 200"
 }
+
+# Issue 15, finding 11: the backup repository is encrypted, and the backup unit's root step
+# (the Redis AOF copy) writes only where postgres cannot plant links.
+check_backup_hardening() {
+  local info
+  info=$(inside sh -c 'cd / && runuser -u postgres -- pgbackrest --stanza=basecommerce --output=json info') || fail "pgbackrest info: $info"
+  grep -q '"cipher":"aes-256-cbc"' <<<"$info" || fail "the pgBackRest repository is not encrypted: $info"
+  inside grep -q '^repo1-cipher-pass=[0-9a-f]\{64\}$' /etc/pgbackrest.conf || fail "no generated repo1-cipher-pass in /etc/pgbackrest.conf"
+  inside systemctl start pgbackrest-backup@diff.service || fail "a diff backup failed: $(inside journalctl -u pgbackrest-backup@diff -n 20 --no-pager)"
+  inside test -d /var/backups/basecommerce-redis/aof || fail "the backup did not copy the Redis AOF to /var/backups/basecommerce-redis/aof"
+  [ "$(inside stat -c '%U %a' /var/backups/basecommerce-redis)" = "root 700" ] || fail "/var/backups/basecommerce-redis is not root's alone"
+  inside test ! -e /var/lib/pgbackrest/redis-aof || fail "root still writes the AOF copy into postgres's /var/lib/pgbackrest"
+  pass "pgBackRest repository encrypted (aes-256-cbc, generated pass kept across re-runs); the AOF copy goes to a root-only directory"
+}
+
+# Issue 15, finding 11: a --from tarball is unpacked only when its SHA-256 matches.
+check_tarball_checksum() {
+  local out
+  inside tar -C /root/basecommerce -cf /root/release.tar bin
+  out=$(install_sh_from /root/release.tar 2>&1) && fail "a tarball without a checksum was installed: $out"
+  grep -q "no checksum to verify it against" <<<"$out" || fail "no clear refusal of an unverified tarball: $out"
+  inside sh -c 'echo "0000000000000000000000000000000000000000000000000000000000000000  release.tar" > /root/release.tar.sha256'
+  out=$(install_sh_from /root/release.tar 2>&1) && fail "a tarball with a wrong checksum was installed: $out"
+  grep -q "SHA-256 mismatch" <<<"$out" || fail "no clear refusal of a mismatching tarball: $out"
+  inside sh -c 'cd /root && sha256sum release.tar > release.tar.sha256'
+  out=$(install_sh_from /root/release.tar 2>&1) || fail "the verified tarball was refused: $out"
+  grep -q "SHA-256 verified" <<<"$out" || fail "install.sh did not say it verified the tarball: $out"
+  pass "install.sh --from TARBALL: refused without a checksum and on a mismatch, installed when TARBALL.sha256 matches"
+}
+install_sh_from() { inside /root/basecommerce/install.sh --domain "$domain" --email "ops@$domain" --tls self-signed --from "$1"; }
 
 check_worker_sigkill() {
   local old new
