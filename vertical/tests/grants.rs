@@ -27,6 +27,7 @@ const READ_WRITE: &[&str] = &[
     "stock_alerts",
     "stock_levels",
     "stock_movements",
+    "stored_files",
     "supplier_price_alerts",
     "supplier_prices",
     "suppliers",

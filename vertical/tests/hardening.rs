@@ -237,3 +237,69 @@ async fn failed_logins_cost_the_database_the_same_for_known_and_unknown_emails()
     assert!(k > 0);
     assert_eq!(k, u, "bytes sent to PostgreSQL: {k} for a known e-mail, {u} for an unknown one");
 }
+
+/// Finding 4: one tenant could fill the disk every tenant shares with uploads. Each tenant is
+/// held to `files.tenant_quota_bytes` of originals: a replaced image counts once, concurrent
+/// uploads cannot squeeze past it together, and another tenant is not affected.
+#[tokio::test]
+async fn a_tenant_is_held_to_its_upload_quota() {
+    use base64::Engine;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=")
+        .unwrap();
+    let quota = png.len() as u64 * 3;
+    let app = TestApp::spawn_with(true, |s| {
+        s.files.tenant_quota_bytes = quota;
+        s.files.uploads_per_minute = 100;
+    })
+    .await;
+    let upload = |slug: &'static str, token: String, path: String| {
+        let (app, png) = (&app, png.clone());
+        async move {
+            let resp = app.req(Method::POST, slug, &path).bearer_auth(token).header("content-type", "image/png").body(png).send().await.unwrap();
+            let status = resp.status();
+            (status, resp.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let mut products = std::collections::HashMap::new();
+    for slug in ["acme", "bravo"] {
+        app.tenant(slug).await;
+        let token = app.token(slug, &format!("admin@{slug}.test")).await;
+        let mut ids = Vec::new();
+        for code in ["CIM", "ARE", "BRI", "TIJ", "VER"] {
+            let body = json!({"code": code, "name": code, "unit": "UN", "base_price": "1.00"});
+            let (s, p) = app.call(Method::POST, slug, &token, "/api/v1/products", Some(body)).await;
+            assert_eq!(s, StatusCode::CREATED, "{p}");
+            ids.push(p["id"].as_str().unwrap().to_owned());
+        }
+        products.insert(slug, (token, ids));
+    }
+    let image = |id: &str| format!("/api/v1/products/{id}/images");
+    let (acme, ids) = &products["acme"];
+    // Two images, and the first replaced twice: three originals' worth is not yet reached.
+    for id in [&ids[0], &ids[1], &ids[0], &ids[0]] {
+        let (s, body) = upload("acme", acme.clone(), image(id)).await;
+        assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+    }
+    // Two more at once: exactly one fits.
+    let (a, b) = tokio::join!(upload("acme", acme.clone(), image(&ids[2])), upload("acme", acme.clone(), image(&ids[3])));
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::ACCEPTED, StatusCode::CONFLICT], "{} / {}", a.1, b.1);
+    let refused = if a.0 == StatusCode::CONFLICT { &a.1 } else { &b.1 };
+    assert_eq!(refused["error"]["code"], "upload_quota_exceeded", "{refused}");
+    let (s, body) = upload("acme", acme.clone(), image(&ids[4])).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("upload_quota_exceeded")), "{body}");
+    // Nothing of a refused upload is kept: no file, no event.
+    let db = app.superuser().await;
+    let events: i64 = db
+        .query_one("SELECT count(*) FROM event_outbox WHERE event_type = 'product_image_uploaded' AND payload->>'product_id' = $1", &[&ids[4]])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 0, "a refused upload records no event");
+    // Another tenant has its own quota.
+    let (bravo, bravo_ids) = &products["bravo"];
+    let (s, body) = upload("bravo", bravo.clone(), image(&bravo_ids[0])).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{body}");
+}

@@ -17,11 +17,15 @@ pub struct FilesSettings {
     pub max_upload_bytes: usize,
     /// Uploads per user per minute (per vertical process).
     pub uploads_per_minute: u32,
+    /// What one tenant's uploaded originals may take on the store in total (1 GiB by default):
+    /// an upload past it is refused (409 `upload_quota_exceeded`), so one tenant cannot fill
+    /// the disk every tenant shares.
+    pub tenant_quota_bytes: u64,
 }
 
 impl Default for FilesSettings {
     fn default() -> Self {
-        Self { dir: PathBuf::from("/var/lib/basecommerce/files"), max_upload_bytes: 10 * 1024 * 1024, uploads_per_minute: 10 }
+        Self { dir: PathBuf::from("/var/lib/basecommerce/files"), max_upload_bytes: 10 * 1024 * 1024, uploads_per_minute: 10, tenant_quota_bytes: 1 << 30 }
     }
 }
 

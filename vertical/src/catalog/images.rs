@@ -46,6 +46,38 @@ pub async fn logo_stored(tx: &TenantTx, key: &FileKey) -> DomainResult<EventEnve
     Ok(outbox::record(tx, Event::LogoUploaded(LogoUploaded { original_key: key.as_str().to_owned() })).await?)
 }
 
+/// Holds the tenant to `files.tenant_quota_bytes` (issue 15, finding 4): counts `bytes` for
+/// `key` — replacing what the key held before — or refuses when the tenant's originals would
+/// take more. Serialised per tenant (a transaction lock), so concurrent uploads cannot each
+/// squeeze in under the quota; the row commits with the upload's event or not at all.
+pub async fn reserve_space(tx: &TenantTx, key: &FileKey, bytes: usize, quota: u64) -> DomainResult<()> {
+    tx.execute("SELECT pg_advisory_xact_lock(hashtextextended('stored_files:' || $1::uuid::text, 0))", &[&tx.tenant_id()]).await?;
+    let others: i64 = tx
+        .query_one("SELECT coalesce(sum(bytes), 0)::bigint FROM stored_files WHERE tenant_id = $1 AND key <> $2", &[&tx.tenant_id(), &key.as_str()])
+        .await?
+        .get(0);
+    let total = others.max(0) as u64 + bytes as u64;
+    if total > quota {
+        let mib = |b: u64| b.div_ceil(1024 * 1024);
+        return Err(DomainError::Conflict {
+            code: "upload_quota_exceeded",
+            message: format!(
+                "this upload would bring the tenant's files to {} MiB, above its quota of {} MiB; replace or remove images, or ask the operator for more",
+                mib(total),
+                mib(quota)
+            ),
+        });
+    }
+    let size = bytes as i64;
+    tx.execute(
+        "INSERT INTO stored_files (tenant_id, key, bytes) VALUES ($1, $2, $3) \
+         ON CONFLICT (tenant_id, key) DO UPDATE SET bytes = EXCLUDED.bytes, stored_at = now()",
+        &[&tx.tenant_id(), &key.as_str(), &size],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Counts an upload against the user's per-minute allowance (429 when spent).
 pub fn take_upload_slot(state: &AppState, user: Uuid) -> DomainResult<()> {
     let limit = state.settings.files.uploads_per_minute;
@@ -79,6 +111,7 @@ pub async fn store_product_image(state: &AppState, tenant: &Tenant, who: &Princi
     let tx = state.tenant_tx(tenant).await?;
     crate::catalog::products::get(&tx, product).await?;
     let key = FileKey::product_original(tenant.id, product);
+    reserve_space(&tx, &key, bytes.len(), state.settings.files.tenant_quota_bytes).await?;
     state.files.put(&key, &bytes).await.map_err(|e| DomainError::Internal(format!("store upload: {e}")))?;
     let event = product_image_stored(&tx, product, &key).await?;
     tx.commit().await?;
@@ -96,8 +129,9 @@ pub async fn store_logo(state: &AppState, tenant: &Tenant, who: &Principal, byte
     take_upload_slot(state, who.user_id)?;
     check_image(bytes.clone()).await?;
     let key = FileKey::logo_original(tenant.id);
-    state.files.put(&key, &bytes).await.map_err(|e| DomainError::Internal(format!("store upload: {e}")))?;
     let tx = state.tenant_tx(tenant).await?;
+    reserve_space(&tx, &key, bytes.len(), state.settings.files.tenant_quota_bytes).await?;
+    state.files.put(&key, &bytes).await.map_err(|e| DomainError::Internal(format!("store upload: {e}")))?;
     let event = logo_stored(&tx, &key).await?;
     tx.commit().await?;
     Ok(LogoAccepted { status: "processing", event_id: event.event_id, url: "/files/branding/logo.webp" })

@@ -54,7 +54,7 @@ pub fn too_large_for_browser(state: &AppState, path: &str) -> HttpResponse {
 /// the content decides). 202: the variants appear once the engines worker has made them.
 #[utoipa::path(post, path = "/api/v1/products/{id}/images", tag = "products", params(("id" = Uuid, Path)),
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = images::ImageAccepted), (status = 404, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
+    responses((status = 202, body = images::ImageAccepted), (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Principal, product: Uuid, req: &Req) -> ApiResult<HttpResponse> {
     let accepted = images::store_product_image(state, tenant, who, product, req.body.clone()).await?;
@@ -64,7 +64,7 @@ pub async fn upload_product_image(state: &AppState, tenant: &Tenant, who: &Princ
 /// `PUT /api/v1/branding/logo`: the logo file as the request body.
 #[utoipa::path(put, path = "/api/v1/branding/logo", tag = "branding",
     request_body(content = Vec<u8>, description = "JPEG, PNG or WebP, at most files.max_upload_bytes", content_type = "application/octet-stream"),
-    responses((status = 202, body = images::LogoAccepted), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+    responses((status = 202, body = images::LogoAccepted), (status = 409, body = crate::error::ErrorBody), (status = 413, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
 pub async fn upload_logo(state: &AppState, tenant: &Tenant, who: &Principal, req: &Req) -> ApiResult<HttpResponse> {
     let accepted = images::store_logo(state, tenant, who, req.body.clone()).await?;
     Ok(json(StatusCode::ACCEPTED, &accepted))
