@@ -153,7 +153,7 @@ psql_admin() { # SQL via the local superuser or the given admin URL
   if [ -n "$database_url" ]; then
     # The password goes in the environment (readable by root only), not on psql's command line,
     # which every local user sees in ps (issue 15, finding 11).
-    local pw; pw=$(printf '%s' "$database_url" | sed -n 's|^[a-z]*://[^:/@]*:\([^@]*\)@.*|\1|p')
+    local pw; pw=$(printf '%s' "$database_url" | url_password /dev/stdin)
     PGPASSWORD=$(printf '%b' "${pw//%/\\x}") psql -X -q -v ON_ERROR_STOP=1 "$(printf '%s' "$database_url" | sed -E 's|^([a-z]+://[^:/@]*):[^@]*@|\1@|')" "$@"
   else (cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 "$@"); fi
 }

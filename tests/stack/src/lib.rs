@@ -108,13 +108,8 @@ impl Stack {
     }
 
     /// `env` with `service`'s own Redis user, as its unit on the appliance has it.
-    pub fn as_redis_user(&self, service: RedisService, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
-        for (k, v) in env.iter_mut() {
-            if k == "BASECOMMERCE_REDIS__URL" {
-                *v = self.redis_users[&service].clone();
-            }
-        }
-        env
+    pub fn as_redis_user(&self, service: RedisService, env: Vec<(String, String)>) -> Vec<(String, String)> {
+        replace_env(env, "BASECOMMERCE_REDIS__URL", &self.redis_users[&service])
     }
 
     pub fn admin(&self) -> Admin {
@@ -155,13 +150,8 @@ impl Stack {
     }
 
     /// `env` (a process environment built from [`Stack::env`]) with the edge's database role.
-    pub fn as_edge(&self, mut env: Vec<(String, String)>) -> Vec<(String, String)> {
-        for (k, v) in env.iter_mut() {
-            if k == "BASECOMMERCE_DATABASE__URL" {
-                *v = self.db.edge_url.clone();
-            }
-        }
-        env
+    pub fn as_edge(&self, env: Vec<(String, String)>) -> Vec<(String, String)> {
+        replace_env(env, "BASECOMMERCE_DATABASE__URL", &self.db.edge_url)
     }
 
     /// Environment that configures a `basecommerce-*` process exactly like these settings.
@@ -185,6 +175,16 @@ impl Stack {
             ("BASECOMMERCE_FILES__DIR".into(), s.files.dir.display().to_string()),
         ]
     }
+}
+
+/// `env` with `key` set to `value` where it appears.
+fn replace_env(mut env: Vec<(String, String)>, key: &str, value: &str) -> Vec<(String, String)> {
+    for (k, v) in env.iter_mut() {
+        if k == key {
+            *v = value.to_owned();
+        }
+    }
+    env
 }
 
 /// Creates one Redis user per service for this test (names suffixed with `tag`, since tests
