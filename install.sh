@@ -357,18 +357,18 @@ secrets() {
   fi
   # Each service has its own Redis user (issue 15, finding 7: rules in infra/src/redis/acl.rs);
   # redis.url, the administrative one, stays with root and the admin CLI.
-  local svc
+  local svc services=(proxy vertical relay worker)
   if [ -n "$redis_url" ]; then
     credential redis.url printf '%s' "$redis_url"
     # A managed Redis: its users are the provider's, so every service gets the given URL.
-    for svc in proxy vertical relay worker; do credential "redis.${svc}_url" printf '%s' "$redis_url"; done
+    for svc in "${services[@]}"; do credential "redis.${svc}_url" printf '%s' "$redis_url"; done
   else
-    for svc in url proxy_url vertical_url relay_url worker_url; do
+    for svc in url "${services[@]/%/_url}"; do
       [ "$role" = all ] || [ "$role" = db ] || [ -s "$CREDS/redis.$svc" ] || \
         die "role $role needs Redis: copy $CREDS from the db droplet first (redis.$svc is missing), or give --redis-url"
     done
     credential redis.url printf 'redis://:%s@127.0.0.1:6379' "$(random_hex 24)"
-    for svc in proxy vertical relay worker; do
+    for svc in "${services[@]}"; do
       credential "redis.${svc}_url" printf "redis://basecommerce-$svc:%s@127.0.0.1:6379" "$(random_hex 24)"
     done
   fi

@@ -60,15 +60,12 @@ impl DatabaseSettings {
 
 impl RedisSettings {
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        for (key, url) in [
-            ("redis.url", &self.url),
-            ("redis.proxy_url", &self.proxy_url),
-            ("redis.vertical_url", &self.vertical_url),
-            ("redis.relay_url", &self.relay_url),
-            ("redis.worker_url", &self.worker_url),
-        ] {
-            if let Some(u) = url {
-                validate_redis_url(key, u.expose())?;
+        if let Some(u) = &self.url {
+            validate_redis_url("redis.url", u.expose())?;
+        }
+        for service in crate::redis::acl::RedisService::ALL {
+            if let Some(u) = service.url(self) {
+                validate_redis_url(service.credential(), u.expose())?;
             }
         }
         Ok(())

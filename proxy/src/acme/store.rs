@@ -77,6 +77,16 @@ pub struct CertRepository {
     seal: Arc<KeySeal>,
 }
 
+/// The associated data that binds a sealed certificate key to its row.
+fn certificate_row(name: &str) -> String {
+    format!("acme_certificates:{name}")
+}
+
+/// The associated data that binds a sealed ACME account to its row.
+fn account_row(directory_url: &str) -> String {
+    format!("acme_accounts:{directory_url}")
+}
+
 fn db(e: impl std::fmt::Display) -> AcmeError {
     AcmeError::Db(e.to_string())
 }
@@ -100,7 +110,7 @@ impl CertRepository {
         let c = self.pool.get().await.map_err(db)?;
         let row = c.query_opt("SELECT credentials #>> '{}' FROM acme_accounts WHERE directory_url = $1", &[&directory_url]).await.map_err(pg)?;
         let Some(stored) = row.map(|r| r.get::<_, String>(0)) else { return Ok(None) };
-        let aad = format!("acme_accounts:{directory_url}");
+        let aad = account_row(directory_url);
         if KeySeal::is_sealed(&stored) {
             return self.seal.open(&aad, &stored).map(Some);
         }
@@ -118,7 +128,7 @@ impl CertRepository {
     /// Stores the account unless another droplet stored one first; returns the one that won.
     pub async fn save_account(&self, directory_url: &str, credentials: &str) -> Result<String, AcmeError> {
         let c = self.pool.get().await.map_err(db)?;
-        let sealed = self.seal.seal(&format!("acme_accounts:{directory_url}"), credentials)?;
+        let sealed = self.seal.seal(&account_row(directory_url), credentials)?;
         c.execute(
             "INSERT INTO acme_accounts (directory_url, credentials) VALUES ($1, to_jsonb($2::text)) ON CONFLICT (directory_url) DO NOTHING",
             &[&directory_url, &sealed],
@@ -137,7 +147,7 @@ impl CertRepository {
         for r in rows {
             let name: String = r.get(0);
             let stored: String = r.get(3);
-            let aad = format!("acme_certificates:{name}");
+            let aad = certificate_row(&name);
             let key_pem = if KeySeal::is_sealed(&stored) {
                 match self.seal.open(&aad, &stored) {
                     Ok(k) => k,
@@ -158,7 +168,7 @@ impl CertRepository {
     }
 
     pub async fn save_certificate(&self, cert: &StoredCert) -> Result<(), AcmeError> {
-        let sealed = self.seal.seal(&format!("acme_certificates:{}", cert.name), &cert.key_pem)?;
+        let sealed = self.seal.seal(&certificate_row(&cert.name), &cert.key_pem)?;
         let c = self.pool.get().await.map_err(db)?;
         c.execute(
             "INSERT INTO acme_certificates (name, domains, chain_pem, key_pem, issuer, not_before, not_after) \

@@ -8,7 +8,8 @@
 //!   edge secret (a caller going around the proxy), and the token of an admin deactivated
 //!   since (revocation takes effect on the next request): all refused;
 //! * **before the body** — login under a non-canonical path (`/auth/login/`, `//auth/login`)
-//!   does not exist, and an anonymous upload is refused before its body is sent.
+//!   does not exist, and an anonymous upload is refused before its body is sent;
+//! * **Redis** — each service's own ACL user is refused what its service does not do.
 //!
 //! Every probe is listed in a Markdown report (`$CARGO_TARGET_TMPDIR/security-probe.md`).
 
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use base64::Engine as _;
+use infra::redis::acl::RedisService;
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use stack::{Session, Stack};
@@ -317,4 +319,46 @@ async fn before_the_body(stack: &Stack, edge: &str) -> Vec<(&'static str, String
     };
     out.push(("anonymous upload body", "`PUT /api/v1/branding/logo` (body never sent)".to_string(), status, status == 401));
     out
+}
+
+/// Issue 15, finding 7: each service's Redis user is refused every command, key and channel its
+/// service does not use — a compromised proxy or vertical cannot forge, read or trim events, the
+/// relay cannot consume them, nobody but the administrator can flush or reconfigure Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_redis_user_is_refused_what_its_service_does_not_do() {
+    let stack = Stack::start().await;
+    let e = &stack.settings.engines;
+    let (stream, dlq) = (e.stream.as_str(), e.dlq_stream.as_str());
+    let (tenants, users) = (infra::redis::TENANT_CHANGES_CHANNEL, infra::redis::USER_CHANGES_CHANNEL);
+    let group = e.group.as_str();
+    let forged = vec!["XADD", stream, "*", "type", "stock.received", "event", "{}"];
+    let read_group = vec!["XREADGROUP", "GROUP", group, "c", "COUNT", "1", "STREAMS", stream, ">"];
+    let everyone = [vec!["FLUSHALL"], vec!["CONFIG", "GET", "requirepass"], vec!["KEYS", "*"], vec!["ACL", "LIST"]];
+    let refused = [
+        (RedisService::Proxy, vec![forged.clone(), vec!["XRANGE", stream, "-", "+"], vec!["PUBLISH", tenants, "acme"], vec!["SUBSCRIBE", users]]),
+        (RedisService::Vertical, vec![forged.clone(), vec!["XRANGE", stream, "-", "+"], vec!["PUBLISH", tenants, "acme"], vec!["GET", "x"]]),
+        (RedisService::Relay, vec![read_group.clone(), vec!["XACK", stream, group, "0-1"], vec!["XADD", dlq, "*", "a", "b"], vec!["PUBLISH", users, "x"]]),
+        (
+            RedisService::Worker,
+            vec![vec!["XTRIM", stream, "MAXLEN", "0"], vec!["XADD", "events:another-install", "*", "a", "b"], vec!["PUBLISH", users, "x"], vec!["DEL", stream]],
+        ),
+    ];
+    for (service, commands) in refused {
+        let url = &stack.redis_users[&service];
+        let mut conn = redis::Client::open(url.as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+        let () = redis::cmd("PING").query_async::<String>(&mut conn).await.map(|_| ()).unwrap_or_else(|e| panic!("{service:?} may ping: {e}"));
+        for args in commands.into_iter().chain(everyone.clone()) {
+            let mut cmd = redis::cmd(args[0]);
+            cmd.arg(&args[1..]);
+            let answer: redis::RedisResult<redis::Value> = cmd.query_async(&mut conn).await;
+            let err = answer.expect_err(&format!("{service:?} must not run {args:?}"));
+            assert!(err.to_string().to_ascii_uppercase().contains("NOPERM"), "{service:?} {args:?}: refused by the ACL, not by chance: {err}");
+        }
+    }
+    // And what each does is allowed: the relay appends, the worker reads its group.
+    let mut relay = redis::Client::open(stack.redis_users[&RedisService::Relay].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    let _: String = redis::cmd("XADD").arg(stream).arg("*").arg("type").arg("t").query_async(&mut relay).await.unwrap();
+    let mut worker = redis::Client::open(stack.redis_users[&RedisService::Worker].as_str()).unwrap().get_multiplexed_async_connection().await.unwrap();
+    infra::bus::ensure_group(&mut worker, e).await.unwrap();
+    let _: redis::Value = redis::cmd(read_group[0]).arg(&read_group[1..]).query_async(&mut worker).await.unwrap();
 }
